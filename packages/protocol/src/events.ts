@@ -1,0 +1,22 @@
+/** Encoding and decoding of result events, validated against their schemas both ways. */
+import { ProtocolError } from './errors.js';
+import type { ResultEvent } from './types.js';
+import { decodeMessage, validateEvent } from './validate.js';
+
+const encoder = new TextEncoder();
+
+/** Serializes an event for publishing; refuses one that does not meet its schema. */
+export function encodeEvent(event: ResultEvent): Uint8Array {
+  const checked = validateEvent(event);
+  if (!checked.ok) throw new ProtocolError('INVALID_EVENT', checked.problems);
+  return encoder.encode(JSON.stringify(event));
+}
+
+/** Parses and validates an event received from the results stream. */
+export function decodeEvent(data: Uint8Array | string): ResultEvent {
+  const decoded = decodeMessage(data);
+  if (decoded.problems.length > 0) throw new ProtocolError('INVALID_EVENT', decoded.problems);
+  const checked = validateEvent(decoded.value);
+  if (!checked.ok) throw new ProtocolError('INVALID_EVENT', checked.problems);
+  return checked.value;
+}
