@@ -31,6 +31,8 @@ export default tseslint.config(
       'import-x/no-cycle': 'error',
       'import-x/no-unresolved': 'off',
       'import-x/no-named-as-default-member': 'off',
+      // TypeScript checks default imports itself (with esModuleInterop).
+      'import-x/default': 'off',
     },
   },
   {

@@ -1,0 +1,101 @@
+/** cgroup v2: one directory per run under the engine's parent, with memory and pids enabled. */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  keyedValue,
+  killLoop,
+  mkdirIfMissing,
+  procsOf,
+  readText,
+  removeDir,
+  writeControl,
+} from './fs-util.js';
+import type { CgroupLimits, CgroupManager, CgroupUsage, RunCgroup } from './types.js';
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+class V2RunCgroup implements RunCgroup {
+  readonly procsFiles: readonly string[];
+
+  constructor(private readonly dir: string) {
+    this.procsFiles = [join(dir, 'cgroup.procs')];
+  }
+
+  async cpuNs(): Promise<number> {
+    const stat = await readText(join(this.dir, 'cpu.stat'));
+    return (keyedValue(stat, 'usage_usec') ?? 0) * 1000;
+  }
+
+  async usage(): Promise<CgroupUsage> {
+    const [cpuNs, events] = await Promise.all([this.cpuNs(), readText(join(this.dir, 'memory.events'))]);
+    // memory.peak exists from Linux 5.19; before that the current usage is the best there is.
+    const peak = await readText(join(this.dir, 'memory.peak')).catch(() =>
+      readText(join(this.dir, 'memory.current')),
+    );
+    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: (keyedValue(events, 'oom_kill') ?? 0) > 0 };
+  }
+
+  async killAll(): Promise<void> {
+    const kill = join(this.dir, 'cgroup.kill');
+    if (await exists(kill)) await writeControl(kill, 1);
+    await killLoop(join(this.dir, 'cgroup.procs'));
+  }
+
+  async remove(): Promise<void> {
+    await removeDir(this.dir);
+  }
+}
+
+/**
+ * Makes `<root>/<parentName>` a parent for run cgroups with the memory and pids controllers.
+ * A non-root cgroup with processes cannot hand controllers to its children (the "no internal
+ * processes" rule), so when enabling them at `root` is refused, the processes in `root` — the
+ * worker itself, in a container — are first moved to a leaf `<root>/init`.
+ */
+export async function prepareV2Parent(root: string, parentName: string): Promise<string> {
+  const enable = (dir: string): Promise<void> =>
+    writeControl(join(dir, 'cgroup.subtree_control'), '+memory +pids');
+  try {
+    await enable(root);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EBUSY') throw error;
+    const leaf = join(root, 'init');
+    await mkdirIfMissing(leaf);
+    for (const pid of await procsOf(join(root, 'cgroup.procs'))) {
+      await writeControl(join(leaf, 'cgroup.procs'), pid).catch(() => undefined);
+    }
+    await enable(root);
+  }
+  const parent = join(root, parentName);
+  await mkdirIfMissing(parent);
+  await enable(parent);
+  return parent;
+}
+
+export class CgroupV2Manager implements CgroupManager {
+  readonly version = 2;
+
+  constructor(readonly location: string) {}
+
+  async create(name: string, limits: CgroupLimits): Promise<RunCgroup> {
+    const dir = join(this.location, name);
+    await mkdirIfMissing(dir);
+    const cgroup = new V2RunCgroup(dir);
+    try {
+      await writeControl(join(dir, 'memory.max'), limits.memoryBytes);
+      const swap = join(dir, 'memory.swap.max');
+      if (await exists(swap)) await writeControl(swap, 0);
+      // Kill the whole group on OOM, as v1 effectively does for a single process.
+      await writeControl(join(dir, 'memory.oom.group'), 1).catch(() => undefined);
+      await writeControl(join(dir, 'pids.max'), limits.pids);
+    } catch (error) {
+      await cgroup.remove().catch(() => undefined);
+      throw error;
+    }
+    return cgroup;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * A local, content-addressed store of compile results. The key covers the language, the
+ * toolchain version, the compile command and every source file, so a resubmission of the same
+ * program skips compilation. Entries are written by the host from a compile's tar stream and are
+ * only ever bound read-only into sandboxes, so one submission cannot alter what another runs.
+ * Entries in use are pinned; the least recently used others are evicted past `maxBytes`.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeArtifacts, type ArtifactFile } from './artifacts.js';
+
+/** A compile's result as stored. */
+export interface StoredCompile {
+  status: 'success' | 'compile_error';
+  /** Compiler output, bounded. */
+  output: string;
+  truncated: boolean;
+  timeInMs: number;
+  /** Names of the stored files, relative to `dir`. */
+  files: string[];
+}
+
+export interface CacheEntry extends StoredCompile {
+  key: string;
+  dir: string;
+}
+
+interface Slot {
+  entry: CacheEntry;
+  bytes: number;
+  lastUsed: number;
+  pins: number;
+}
+
+const META = '.compile.json';
+
+/** The cache key of a compile. */
+export function compileKey(parts: {
+  language: string;
+  toolchain: string;
+  command: unknown;
+  files: readonly { name: string; content: string | Buffer }[];
+}): string {
+  const hash = createHash('sha256');
+  const field = (value: string | Buffer): void => {
+    hash.update(`${Buffer.byteLength(value)}:`);
+    hash.update(value);
+  };
+  field(parts.language);
+  field(parts.toolchain);
+  field(JSON.stringify(parts.command));
+  for (const file of [...parts.files].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    field(file.name);
+    field(file.content);
+  }
+  return hash.digest('hex');
+}
+
+export class CompileCache {
+  private readonly entries = new Map<string, Slot>();
+  private readonly storing = new Map<string, Promise<CacheEntry>>();
+  private totalBytes = 0;
+  private clock = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Loads the entries a previous process left (their order of use is not known: all equal). */
+  async load(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const key of names) {
+      const dir = join(this.dir, key);
+      try {
+        const stored = JSON.parse(await readFile(join(dir, META), 'utf8')) as StoredCompile & {
+          bytes: number;
+        };
+        this.entries.set(key, { entry: { ...stored, key, dir }, bytes: stored.bytes, lastUsed: 0, pins: 0 });
+        this.totalBytes += stored.bytes;
+      } catch {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    await this.evict();
+  }
+
+  /** A stored compile, pinned until `release(key)`; undefined when there is none. */
+  acquire(key: string): CacheEntry | undefined {
+    const slot = this.entries.get(key);
+    if (!slot) return undefined;
+    slot.pins++;
+    slot.lastUsed = ++this.clock;
+    return slot.entry;
+  }
+
+  /** Stores a compile result, pinned until `release(key)`. */
+  async store(
+    key: string,
+    result: Omit<StoredCompile, 'files'>,
+    files: readonly ArtifactFile[],
+  ): Promise<CacheEntry> {
+    const existing = this.acquire(key);
+    if (existing) return existing;
+    // Two jobs that compiled the same program at once share the first one's write.
+    let pending = this.storing.get(key);
+    if (!pending) {
+      pending = this.write(key, result, files).finally(() => this.storing.delete(key));
+      this.storing.set(key, pending);
+      return pending;
+    }
+    await pending;
+    return this.acquire(key) ?? this.store(key, result, files);
+  }
+
+  private async write(
+    key: string,
+    result: Omit<StoredCompile, 'files'>,
+    files: readonly ArtifactFile[],
+  ): Promise<CacheEntry> {
+    const dir = join(this.dir, key);
+    await rm(dir, { recursive: true, force: true });
+    await writeArtifacts(dir, files);
+    const bytes = files.reduce((sum, f) => sum + f.data.length, 0) + Buffer.byteLength(result.output);
+    const stored: StoredCompile = { ...result, files: files.map((f) => f.name) };
+    await writeFile(join(dir, META), JSON.stringify({ ...stored, bytes }));
+    const entry: CacheEntry = { ...stored, key, dir };
+    this.entries.set(key, { entry, bytes, lastUsed: ++this.clock, pins: 1 });
+    this.totalBytes += bytes;
+    return entry;
+  }
+
+  async release(key: string): Promise<void> {
+    const slot = this.entries.get(key);
+    if (slot) slot.pins = Math.max(0, slot.pins - 1);
+    await this.evict();
+  }
+
+  /** Bytes held now. */
+  get size(): number {
+    return this.totalBytes;
+  }
+
+  private async evict(): Promise<void> {
+    if (this.totalBytes <= this.maxBytes) return;
+    const candidates = [...this.entries.values()]
+      .filter((s) => s.pins === 0)
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const slot of candidates) {
+      if (this.totalBytes <= this.maxBytes) break;
+      this.entries.delete(slot.entry.key);
+      this.totalBytes -= slot.bytes;
+      await rm(slot.entry.dir, { recursive: true, force: true });
+    }
+  }
+}

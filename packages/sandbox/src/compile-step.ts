@@ -1,0 +1,188 @@
+/**
+ * The compile step: once per submission, inside the sandbox, or not at all when the compile
+ * cache already holds the result. What the compiler leaves in the work dir leaves the sandbox as
+ * a tar stream on standard output (compiler messages go to standard error).
+ */
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { CompileResult, NormalizedSubmission } from '@coderunner/protocol';
+import {
+  ArtifactError,
+  globMatcher,
+  readArtifacts,
+  topLevelEntries,
+  type ArtifactFile,
+} from './artifacts.js';
+import { compileKey, type CacheEntry, type CompileCache } from './compile-cache.js';
+import type { Executor } from './executor.js';
+import { SANDBOX_PATH, type WorkFile } from './isolation.js';
+import type { ResolvedEngineOptions } from './options.js';
+import type { Command, Language } from './registry.js';
+
+/** Runs the compile command with its output on stderr, then archives the work dir to stdout. */
+const COMPILE_SCRIPT = '"$@" >&2 || exit $?\nexec tar --exclude=./.tmp -cf - .';
+
+/** The source files of a submission, as they are written into the work dir. */
+export function sourceFiles(submission: NormalizedSubmission, language: Language): ArtifactFile[] {
+  const main = submission.customCommands?.sourceFile ?? language.sourceFile;
+  return [
+    { name: main, data: Buffer.from(submission.code, 'utf8'), executable: false },
+    ...submission.files.map((f) => ({
+      name: f.name,
+      data: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
+      executable: false,
+    })),
+  ];
+}
+
+export interface CompileContext {
+  options: ResolvedEngineOptions;
+  executor: Executor;
+  cache: CompileCache;
+  language: Language;
+  toolchain: string;
+  slot: number;
+  jobDir: string;
+}
+
+export interface CompileOutcome {
+  result: CompileResult;
+  /** The stored files the runs use (pinned in the cache until released). */
+  entry: CacheEntry;
+}
+
+function compileCommandOf(submission: NormalizedSubmission, language: Language): Command | undefined {
+  const custom = submission.customCommands;
+  if (custom) return custom.compileCommand?.trim() ? custom.compileCommand : undefined;
+  return language.compile;
+}
+
+async function writeSources(dir: string, files: readonly ArtifactFile[]): Promise<WorkFile[]> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await chmod(dir, 0o755);
+  for (const file of files) {
+    const path = join(dir, file.name);
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await writeFile(path, file.data, { mode: 0o644 });
+    await chmod(path, 0o644);
+  }
+  return topLevelEntries(files.map((f) => f.name)).map((name) => ({ host: join(dir, name), name }));
+}
+
+function text(buffer: Buffer): string {
+  return buffer.toString('utf8');
+}
+
+/** Compiles a submission, or takes its compile from the cache. */
+export async function compile(
+  submission: NormalizedSubmission,
+  ctx: CompileContext,
+): Promise<CompileOutcome> {
+  const { language, options } = ctx;
+  const sources = sourceFiles(submission, language);
+  const command = compileCommandOf(submission, language);
+  const keepPatterns = submission.customCommands
+    ? []
+    : [...language.keep, ...submission.files.map((f) => f.name)];
+  const key = compileKey({
+    language: language.id,
+    toolchain: ctx.toolchain,
+    command: { command, keepPatterns },
+    files: sources.map((f) => ({ name: f.name, content: f.data })),
+  });
+  const cached = ctx.cache.acquire(key);
+  if (cached) return { result: resultOf(cached, true), entry: cached };
+
+  if (command === undefined) {
+    const entry = await ctx.cache.store(
+      key,
+      { status: 'success', output: '', truncated: false, timeInMs: 0 },
+      sources,
+    );
+    return { result: resultOf(entry, false), entry };
+  }
+
+  const srcDir = join(ctx.jobDir, 'src');
+  try {
+    const files = await writeSources(srcDir, sources);
+    const limitMb = language.limits.compileMemoryMb;
+    const outcome = await ctx.executor.execute({
+      slot: ctx.slot,
+      command: [
+        '/bin/sh',
+        '-c',
+        COMPILE_SCRIPT,
+        'sh',
+        ...(typeof command === 'string' ? ['/bin/sh', '-c', command] : command),
+      ],
+      env: { PATH: SANDBOX_PATH, LANG: 'C.UTF-8', HOME: '/tmp', TMPDIR: '/tmp', ...language.env },
+      files,
+      roBinds: language.roBinds,
+      workDirBytes: options.compileTmpBytes,
+      tmpBytes: options.compileTmpBytes,
+      stdin: '',
+      memoryBytes: limitMb * 1024 * 1024,
+      pids: language.limits.compilePids,
+      cpuLimitMs: options.compileTimeoutMs,
+      wallLimitMs: options.compileTimeoutMs,
+      stdoutLimit: options.artifactMaxBytes + 1024 * 1024,
+      stderrLimit: options.compileOutputLimitBytes,
+      stderrOverflow: 'keep',
+      stackKb: 65536,
+    });
+    const timeInMs = outcome.wallMs;
+    const truncated = outcome.stderrBytes > outcome.stderr.length;
+    const failure = (output: string, cache = true): Promise<CacheEntry> => {
+      const result = { status: 'compile_error' as const, output, truncated, timeInMs };
+      // A timeout may come from load rather than from the program: do not remember it.
+      return cache
+        ? ctx.cache.store(key, result, [])
+        : Promise.resolve({ ...result, files: [], key, dir: '' });
+    };
+    let entry: CacheEntry;
+    if (outcome.killedFor === 'wall' || outcome.killedFor === 'cpu') {
+      entry = await failure(
+        `${text(outcome.stderr)}\ncompilation timed out after ${options.compileTimeoutMs} ms`.trim(),
+        false,
+      );
+    } else if (outcome.oomKilled) {
+      entry = await failure(
+        `${text(outcome.stderr)}\nthe compiler ran out of memory (${limitMb} MiB)`.trim(),
+      );
+    } else if (outcome.killedFor === 'output') {
+      entry = await failure(
+        `the compile step left more than ${Math.floor(options.artifactMaxBytes / 1048576)} MiB of files`,
+      );
+    } else if (outcome.exitCode !== 0 || outcome.signal !== null) {
+      entry = await failure(text(outcome.stderr));
+    } else {
+      try {
+        const artifacts = await readArtifacts(outcome.stdout, globMatcher(keepPatterns), {
+          maxBytes: options.artifactMaxBytes,
+          maxFiles: options.artifactMaxFiles,
+        });
+        entry = await ctx.cache.store(
+          key,
+          { status: 'success', output: text(outcome.stderr), truncated, timeInMs },
+          artifacts,
+        );
+      } catch (error) {
+        if (!(error instanceof ArtifactError)) throw error;
+        entry = await failure(error.message);
+      }
+    }
+    return { result: resultOf(entry, false), entry };
+  } finally {
+    await rm(srcDir, { recursive: true, force: true });
+  }
+}
+
+function resultOf(entry: CacheEntry, cached: boolean): CompileResult {
+  return {
+    status: entry.status,
+    output: entry.output,
+    ...(entry.truncated ? { truncated: true } : {}),
+    timeInMs: cached ? 0 : entry.timeInMs,
+    cached,
+  };
+}

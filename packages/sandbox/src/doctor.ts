@@ -1,0 +1,160 @@
+/**
+ * Which protections are in effect on this host, and why any is missing. Never throws: every
+ * finding is a check with a verdict and a sentence.
+ */
+import { execFile } from 'node:child_process';
+import { readFile, statfs } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { createEngine, type Engine } from './engine.js';
+import type { EngineOptions } from './options.js';
+import { findExecutable } from './which.js';
+
+const run = promisify(execFile);
+
+export interface DoctorCheck {
+  name: string;
+  /** `ok`: in effect; `warn`: works, with less protection or measurement; `fail`: does not work. */
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+export interface DoctorReport {
+  /** No check failed. */
+  ok: boolean;
+  checks: DoctorCheck[];
+}
+
+async function readNumber(path: string): Promise<number | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : Number(text.trim());
+}
+
+async function userNamespaces(): Promise<DoctorCheck> {
+  const max = await readNumber('/proc/sys/user/max_user_namespaces');
+  const apparmor = await readNumber('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
+  if (max === 0) {
+    return { name: 'user namespaces', status: 'fail', detail: 'disabled: user.max_user_namespaces is 0' };
+  }
+  if (apparmor === 1) {
+    return {
+      name: 'user namespaces',
+      status: 'fail',
+      detail: 'restricted by AppArmor: set kernel.apparmor_restrict_unprivileged_userns=0',
+    };
+  }
+  return { name: 'user namespaces', status: 'ok', detail: `enabled (max ${max ?? 'unknown'})` };
+}
+
+async function liveRun(engine: Engine): Promise<DoctorCheck> {
+  const language = engine.languages().find((l) => l.available);
+  if (!language)
+    return { name: 'sandboxed run', status: 'fail', detail: 'no language is installed to try one' };
+  try {
+    const result = await engine.judge({
+      id: 'doctor',
+      language: language.id,
+      code: '',
+      files: [],
+      testCases: [{ id: 'probe', input: '' }],
+      limits: { timeInMs: 5000, wallTimeInMs: 10_000, memoryInKb: 262_144, outputInKb: 64 },
+      checker: { type: 'exact' },
+      stopOnFirstFailure: false,
+    });
+    return {
+      name: 'sandboxed run',
+      status: 'ok',
+      detail: `compiled and ran an empty ${language.id} program (${result.status}, ${result.compile.status})`,
+    };
+  } catch (error) {
+    return { name: 'sandboxed run', status: 'fail', detail: (error as Error).message };
+  }
+}
+
+export async function doctor(options: EngineOptions = {}): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const type = options.sandboxType ?? 'bwrap';
+  checks.push(
+    type === 'bwrap'
+      ? { name: 'sandbox type', status: 'ok', detail: 'bwrap: every compile and run is isolated' }
+      : {
+          name: 'sandbox type',
+          status: 'warn',
+          detail: 'direct: NO ISOLATION — programs run as the worker, for development only',
+        },
+  );
+  const root = process.getuid?.() === 0;
+  checks.push({
+    name: 'root',
+    status: root ? 'ok' : type === 'bwrap' ? 'fail' : 'warn',
+    detail: root
+      ? 'running as root: each slot gets its own uid'
+      : 'not root: no per-slot uid, no cgroup limits',
+  });
+  const bwrap = await findExecutable('bwrap');
+  const version = bwrap ? (await run(bwrap, ['--version']).catch(() => ({ stdout: '' }))).stdout.trim() : '';
+  checks.push(
+    bwrap
+      ? { name: 'bubblewrap', status: 'ok', detail: `${version || 'bwrap'} at ${bwrap}` }
+      : {
+          name: 'bubblewrap',
+          status: type === 'bwrap' ? 'fail' : 'warn',
+          detail: 'not installed (apt-get install bubblewrap)',
+        },
+  );
+  const setpriv = await findExecutable('setpriv');
+  checks.push(
+    setpriv
+      ? { name: 'setpriv', status: 'ok', detail: setpriv }
+      : {
+          name: 'setpriv',
+          status: type === 'bwrap' ? 'fail' : 'warn',
+          detail: 'not installed (apt-get install util-linux)',
+        },
+  );
+  checks.push(await userNamespaces());
+
+  let engine: Engine | undefined;
+  try {
+    engine = await createEngine({ ...options, cacheMaxBytes: options.cacheMaxBytes ?? 0 });
+  } catch (error) {
+    checks.push({ name: 'engine', status: 'fail', detail: (error as Error).message });
+  }
+  if (engine) {
+    const cg = engine.environment.cgroups;
+    checks.push(
+      'problem' in cg
+        ? {
+            name: 'cgroups',
+            status: type === 'bwrap' ? 'fail' : 'warn',
+            detail: `${cg.problem}: no memory, pids or CPU accounting`,
+          }
+        : {
+            name: 'cgroups',
+            status: 'ok',
+            detail: `v${cg.version}: memory (swap off), pids, CPU accounting at ${cg.location}`,
+          },
+    );
+    for (const language of engine.languages()) {
+      checks.push({
+        name: `language ${language.id}`,
+        status: language.available ? 'ok' : 'warn',
+        detail: language.available
+          ? (language.version ?? '')
+          : `not offered: ${language.reason ?? 'unavailable'}`,
+      });
+    }
+    const fs = await statfs(engine.options.baseDir).catch(() => undefined);
+    checks.push(
+      fs
+        ? {
+            name: 'base dir',
+            status: 'ok',
+            detail: `${engine.options.baseDir}: ${Math.floor((fs.bavail * fs.bsize) / 1048576)} MiB free`,
+          }
+        : { name: 'base dir', status: 'fail', detail: `${engine.options.baseDir} is not usable` },
+    );
+    checks.push(await liveRun(engine));
+    await engine.close();
+  }
+  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}

@@ -1,0 +1,251 @@
+/**
+ * The execution engine: compiles a normalized submission once, runs every test case in its own
+ * sandbox under kernel-enforced limits, and returns a verdict per test with the CPU time, wall
+ * time and peak memory the kernel measured. It does not log: it returns results and reports
+ * progress through `onEvent`.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  overallVerdict,
+  type CompileResult,
+  type NormalizedSubmission,
+  type TestResult,
+  type Verdict,
+} from '@coderunner/protocol';
+import { detectCgroups } from './cgroup/detect.js';
+import type { CgroupManager } from './cgroup/types.js';
+import { CompileCache } from './compile-cache.js';
+import { compile } from './compile-step.js';
+import { SandboxError } from './errors.js';
+import { Executor } from './executor.js';
+import { BwrapIsolation, DirectIsolation, SANDBOX_UID, systemView, type Isolation } from './isolation.js';
+import { withDefaults, type EngineOptions, type ResolvedEngineOptions } from './options.js';
+import { loadRegistry, type Registry } from './registry.js';
+import { SlotPool } from './slot-pool.js';
+import { runTest, skippedTest } from './test-step.js';
+import { probeToolchains, type LanguageInfo } from './toolchains.js';
+import { findExecutable } from './which.js';
+
+/** Progress of a job, in order: one `compiled`, then one `test` per test case. */
+export type JudgeEvent = { type: 'compiled'; compile: CompileResult } | { type: 'test'; result: TestResult };
+
+export interface JudgeResult {
+  /** The overall verdict: the first non-success test verdict in test order, else success. */
+  status: Verdict;
+  compile: CompileResult;
+  tests: TestResult[];
+  passed: number;
+  total: number;
+  maxTimeUsedInMs: number;
+  maxMemoryUsedInKb: number;
+}
+
+export interface JudgeOptions {
+  /** Called after the compile step and after each test; awaited before the next step. */
+  onEvent?: (event: JudgeEvent) => void | Promise<void>;
+}
+
+/** What the engine found out about the host when it started. */
+export interface EngineEnvironment {
+  sandboxType: 'bwrap' | 'direct';
+  cgroups: { version: 1 | 2; location: string } | { problem: string };
+  bwrap?: string;
+  setpriv?: string;
+  root: boolean;
+}
+
+export class Engine {
+  private readonly pool: SlotPool;
+  private closed = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  /** @internal use `createEngine` */
+  constructor(
+    readonly options: ResolvedEngineOptions,
+    readonly registry: Registry,
+    private readonly toolchains: ReadonlyMap<string, LanguageInfo>,
+    private readonly executor: Executor,
+    private readonly cache: CompileCache,
+    readonly environment: EngineEnvironment,
+  ) {
+    this.pool = new SlotPool(options.slots);
+  }
+
+  /** Every language of the registry, with its toolchain version or why it is missing. */
+  languages(): LanguageInfo[] {
+    return [...this.toolchains.values()];
+  }
+
+  /** The registry id for a language id or alias, when its toolchain is installed. */
+  resolveLanguage(id: string): string | undefined {
+    const resolved = this.registry.resolve(id);
+    return resolved !== undefined && this.toolchains.get(resolved)?.available ? resolved : undefined;
+  }
+
+  /** Slots free now. */
+  get freeSlots(): number {
+    return this.pool.available;
+  }
+
+  /**
+   * Judges a submission. Throws `SandboxError` for faults of the sandbox or the host (never for
+   * the program's own failures, which are verdicts).
+   */
+  judge(submission: NormalizedSubmission, options: JudgeOptions = {}): Promise<JudgeResult> {
+    if (this.closed) return Promise.reject(new SandboxError('ENGINE_CLOSED', 'the engine is closed'));
+    const job = this.judgeInSlot(submission, options);
+    this.inFlight.add(job);
+    void job.finally(() => this.inFlight.delete(job)).catch(() => undefined);
+    return job;
+  }
+
+  private async judgeInSlot(submission: NormalizedSubmission, options: JudgeOptions): Promise<JudgeResult> {
+    const language = this.registry.languages.get(submission.language);
+    const toolchain = this.toolchains.get(submission.language);
+    if (!language || !toolchain?.available) {
+      throw new SandboxError(
+        'LANGUAGE_UNAVAILABLE',
+        `language ${submission.language} is not available here${toolchain?.reason ? `: ${toolchain.reason}` : ''}`,
+      );
+    }
+    const slot = await this.pool.acquire();
+    const jobDir = join(this.options.baseDir, 'jobs', `${submission.id}-${process.pid}-${slot}`);
+    let entryKey: string | undefined;
+    try {
+      const { result: compileResult, entry } = await compile(submission, {
+        options: this.options,
+        executor: this.executor,
+        cache: this.cache,
+        language,
+        toolchain: toolchain.version ?? '',
+        slot,
+        jobDir,
+      }).catch((error: unknown) => {
+        throw asSandboxError(error);
+      });
+      entryKey = entry.key;
+      await options.onEvent?.({ type: 'compiled', compile: compileResult });
+
+      const tests: TestResult[] = [];
+      let stop = compileResult.status !== 'success';
+      for (const [index, test] of submission.testCases.entries()) {
+        const result = stop
+          ? skippedTest(test, index)
+          : await runTest(submission, test, index, {
+              options: this.options,
+              executor: this.executor,
+              language,
+              slot,
+              entry,
+            });
+        if (result.status !== 'success' && submission.stopOnFirstFailure) stop = true;
+        tests.push(result);
+        if (compileResult.status === 'success') await options.onEvent?.({ type: 'test', result });
+      }
+      return {
+        status: overallVerdict(tests, compileResult),
+        compile: compileResult,
+        tests,
+        passed: tests.filter((t) => t.status === 'success').length,
+        total: tests.length,
+        maxTimeUsedInMs: Math.max(0, ...tests.map((t) => t.timeUsedInMs)),
+        maxMemoryUsedInKb: Math.max(0, ...tests.map((t) => t.memoryUsedInKb)),
+      };
+    } finally {
+      if (entryKey !== undefined) await this.cache.release(entryKey);
+      await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
+      this.pool.release(slot);
+    }
+  }
+
+  /** Stops taking jobs and waits for those in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+function asSandboxError(error: unknown): SandboxError {
+  if (error instanceof SandboxError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const detail = code === 'ENOSPC' ? 'the disk is full' : (error as Error).message;
+  return new SandboxError('WORKSPACE_FAILED', `the compile step failed on the host: ${detail}`, {
+    cause: error,
+  });
+}
+
+async function writeIdentity(etcDir: string): Promise<void> {
+  await mkdir(etcDir, { recursive: true, mode: 0o755 });
+  await writeFile(
+    join(etcDir, 'passwd'),
+    `runner:x:${SANDBOX_UID}:${SANDBOX_UID}:runner:/tmp:/usr/sbin/nologin\n`,
+    {
+      mode: 0o644,
+    },
+  );
+  await writeFile(join(etcDir, 'group'), `runner:x:${SANDBOX_UID}:\n`, { mode: 0o644 });
+}
+
+/** Checks the host, prepares the base dir and the cgroups, probes the toolchains. */
+export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
+  const options = withDefaults(input);
+  const registry = input.registry ?? loadRegistry();
+  const root = process.getuid?.() === 0;
+  const { baseDir } = options;
+  try {
+    await mkdir(baseDir, { recursive: true, mode: 0o755 });
+    for (const dir of ['cache', 'jobs', 'runs'])
+      await mkdir(join(baseDir, dir), { recursive: true, mode: 0o755 });
+    await writeIdentity(join(baseDir, 'etc'));
+  } catch (error) {
+    throw new SandboxError('WORKSPACE_FAILED', `cannot prepare ${baseDir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+
+  const detection = root
+    ? await detectCgroups(options.cgroupName)
+    : { ok: false as const, problem: 'not running as root' };
+  const cgroups: CgroupManager | undefined = detection.ok ? detection.manager : undefined;
+  const environment: EngineEnvironment = {
+    sandboxType: options.sandboxType,
+    cgroups: detection.ok
+      ? { version: detection.manager.version, location: detection.manager.location }
+      : { problem: detection.problem },
+    root,
+  };
+
+  let isolation: Isolation;
+  if (options.sandboxType === 'bwrap') {
+    const bwrap = await findExecutable('bwrap');
+    const setpriv = await findExecutable('setpriv');
+    const missing = [
+      !bwrap && 'bubblewrap (bwrap) is not installed',
+      !setpriv && 'setpriv (util-linux) is not installed',
+      !root && 'the bwrap sandbox needs root to give each slot its own uid and cgroup',
+      !cgroups && `no usable cgroups: ${detection.ok ? '' : detection.problem}`,
+    ].filter((m): m is string => typeof m === 'string');
+    if (missing.length > 0 || !bwrap || !setpriv) {
+      throw new SandboxError(
+        'SANDBOX_UNAVAILABLE',
+        `the bwrap sandbox cannot run here: ${missing.join('; ')} (run coderunner doctor; sandboxType direct runs without isolation)`,
+      );
+    }
+    environment.bwrap = bwrap;
+    environment.setpriv = setpriv;
+    isolation = new BwrapIsolation({
+      bwrap,
+      setpriv,
+      uidBase: options.uidBase,
+      system: await systemView(join(baseDir, 'etc')),
+    });
+  } else {
+    isolation = new DirectIsolation(join(baseDir, 'runs'));
+  }
+
+  const cache = new CompileCache(join(baseDir, 'cache'), options.cacheMaxBytes);
+  await cache.load();
+  const toolchains = await probeToolchains(registry);
+  return new Engine(options, registry, toolchains, new Executor(isolation, cgroups), cache, environment);
+}

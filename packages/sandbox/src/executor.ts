@@ -1,0 +1,83 @@
+/**
+ * Runs one command in a sandbox from start to clean-up: a fresh cgroup with its limits, the
+ * isolation's host command, the launch, then the whole cgroup killed and removed — in `finally`,
+ * whatever happened.
+ */
+import type { CgroupManager } from './cgroup/types.js';
+import { SandboxError } from './errors.js';
+import type { IsolatedCommand, Isolation } from './isolation.js';
+import { JOIN_FAILED_EXIT, joinArgv, launch, type LaunchOutcome } from './launcher.js';
+
+export interface ExecuteRequest extends IsolatedCommand {
+  stdin: string | Buffer;
+  memoryBytes: number;
+  pids: number;
+  cpuLimitMs: number;
+  wallLimitMs: number;
+  stdoutLimit: number;
+  stderrLimit: number;
+  stderrOverflow: 'kill' | 'keep';
+  stackKb: number;
+}
+
+export class Executor {
+  private counter = 0;
+
+  constructor(
+    readonly isolation: Isolation,
+    private readonly cgroups: CgroupManager | undefined,
+  ) {}
+
+  async execute(request: ExecuteRequest): Promise<LaunchOutcome> {
+    const runId = `s${request.slot}-${process.pid}-${++this.counter}`;
+    const cgroup = await this.cgroups
+      ?.create(runId, { memoryBytes: request.memoryBytes, pids: request.pids })
+      .catch((error: unknown) => {
+        throw new SandboxError(
+          'CGROUP_FAILED',
+          `cannot create the run's cgroup: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      });
+    let prepared;
+    try {
+      prepared = await this.isolation.prepare(request, runId);
+      const outcome = await launch({
+        argv: joinArgv(prepared.argv, cgroup, request.stackKb),
+        env: prepared.env,
+        cwd: prepared.cwd,
+        stdin: request.stdin,
+        ...(cgroup ? { cgroup } : {}),
+        cpuLimitMs: request.cpuLimitMs,
+        wallLimitMs: request.wallLimitMs,
+        stdoutLimit: request.stdoutLimit,
+        stderrLimit: request.stderrLimit,
+        stderrOverflow: request.stderrOverflow,
+        statusFd: prepared.statusFd,
+      });
+      const joinFailed =
+        outcome.exitCode === JOIN_FAILED_EXIT && outcome.stderr.includes('coderunner: cannot join');
+      if (!outcome.started || joinFailed) {
+        const detail = outcome.stderr.toString('utf8').trim().split('\n').slice(-3).join(' / ');
+        throw new SandboxError(
+          'SANDBOX_START_FAILED',
+          `the sandbox could not start the program: ${detail || 'no detail'}`,
+        );
+      }
+      return outcome;
+    } catch (error) {
+      if (error instanceof SandboxError) throw error;
+      throw new SandboxError('SANDBOX_START_FAILED', `the sandbox failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      await prepared?.cleanup().catch(() => undefined);
+      if (cgroup) {
+        await cgroup.killAll().catch(() => undefined);
+        await cgroup.remove().catch(() => undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,12 @@
+export { createEngine, Engine } from './engine.js';
+export type { JudgeEvent, JudgeResult, JudgeOptions, EngineEnvironment } from './engine.js';
+export type { EngineOptions, SandboxType } from './options.js';
+export { loadRegistry, registryFromObject, DEFAULT_REGISTRY_PATH } from './registry.js';
+export type { Registry, Language, Command } from './registry.js';
+export type { LanguageInfo } from './toolchains.js';
+export { check } from './checkers.js';
+export type { CheckResult } from './checkers.js';
+export { doctor } from './doctor.js';
+export type { DoctorCheck, DoctorReport } from './doctor.js';
+export { SandboxError } from './errors.js';
+export type { SandboxErrorCode } from './errors.js';

@@ -1,0 +1,202 @@
+/**
+ * How a program is isolated. `bwrap`: a real unprivileged host uid per slot (setpriv drops root
+ * before bubblewrap, because bubblewrap started by root maps its `--uid` to host root), new user,
+ * pid, mount, net, ipc, uts and cgroup namespaces, nested user namespaces disabled, a read-only
+ * view of the toolchains, size-limited tmpfs work dir and /tmp, a clean environment.
+ * `direct`: the seed service's development mode, with no isolation at all.
+ */
+import { cp, lstat, mkdir, readlink, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from './registry.js';
+
+/** Where a file of the run's work dir comes from on the host. */
+export interface WorkFile {
+  /** Host path (a file or a directory). */
+  host: string;
+  /** Name inside the work dir. */
+  name: string;
+}
+
+/** One program to start in a sandbox. */
+export interface IsolatedCommand {
+  slot: number;
+  command: Command;
+  /** The program's whole environment. */
+  env: Readonly<Record<string, string>>;
+  /** Read-only inputs placed in the work dir. */
+  files: readonly WorkFile[];
+  /** Extra host paths to bind read-only (the toolchain's own), when they exist. */
+  roBinds: readonly string[];
+  workDirBytes: number;
+  tmpBytes: number;
+}
+
+/** The host-side command that starts an isolated program (after it joins its cgroup). */
+export interface PreparedCommand {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Whether the command reports its start on fd 3 (bubblewrap's JSON status). */
+  statusFd: boolean;
+  cleanup(): Promise<void>;
+}
+
+export interface Isolation {
+  readonly type: 'bwrap' | 'direct';
+  prepare(command: IsolatedCommand, runId: string): Promise<PreparedCommand>;
+}
+
+/** The directory where programs run, inside the sandbox. */
+export const SANDBOX_WORK_DIR = '/work';
+/** The uid and gid programs see inside the sandbox (mapped to the slot's host uid). */
+export const SANDBOX_UID = 1000;
+
+/** The PATH of every program. */
+export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+function argvOf(command: Command): string[] {
+  return typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
+}
+
+async function kind(path: string): Promise<'dir' | 'file' | 'symlink' | undefined> {
+  try {
+    const stat = await lstat(path);
+    if (stat.isSymbolicLink()) return 'symlink';
+    return stat.isDirectory() ? 'dir' : 'file';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The read-only system view every sandbox gets: /usr, the top-level library and binary dirs
+ * (symlinks where the host has merged /usr), the dynamic linker's cache and the alternatives
+ * links that toolchains resolve through, and a passwd/group naming the sandbox user.
+ */
+export async function systemView(etcDir: string): Promise<string[]> {
+  const args = ['--ro-bind', '/usr', '/usr'];
+  for (const name of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
+    const path = `/${name}`;
+    const found = await kind(path);
+    if (found === 'symlink') args.push('--symlink', await readlink(path), path);
+    else if (found === 'dir') args.push('--ro-bind', path, path);
+  }
+  for (const path of [
+    '/etc/alternatives',
+    '/etc/ld.so.cache',
+    '/etc/ld.so.conf',
+    '/etc/ld.so.conf.d',
+    '/etc/localtime',
+  ]) {
+    if ((await kind(path)) !== undefined) args.push('--ro-bind', path, path);
+  }
+  args.push(
+    '--ro-bind',
+    join(etcDir, 'passwd'),
+    '/etc/passwd',
+    '--ro-bind',
+    join(etcDir, 'group'),
+    '/etc/group',
+  );
+  return args;
+}
+
+export interface BwrapOptions {
+  bwrap: string;
+  setpriv: string;
+  /** Host uid of slot 0; slot n runs as `uidBase + n`. */
+  uidBase: number;
+  /** From `systemView`. */
+  system: readonly string[];
+}
+
+/** The full host argv of an isolated command (without the cgroup join in front). */
+export function bwrapArgv(options: BwrapOptions, command: IsolatedCommand): string[] {
+  const uid = String(options.uidBase + command.slot);
+  const args = [
+    options.setpriv,
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    '--clear-groups',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--no-new-privs',
+    '--',
+    options.bwrap,
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--uid',
+    String(SANDBOX_UID),
+    '--gid',
+    String(SANDBOX_UID),
+    '--hostname',
+    'sandbox',
+    '--die-with-parent',
+    '--new-session',
+    '--json-status-fd',
+    '3',
+    ...options.system,
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    String(command.tmpBytes),
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/tmp',
+    '--size',
+    String(command.workDirBytes),
+    '--perms',
+    '0755',
+    '--tmpfs',
+    SANDBOX_WORK_DIR,
+  ];
+  for (const path of command.roBinds) args.push('--ro-bind-try', path, path);
+  for (const file of command.files) args.push('--ro-bind', file.host, `${SANDBOX_WORK_DIR}/${file.name}`);
+  args.push('--chdir', SANDBOX_WORK_DIR, '--clearenv');
+  for (const [name, value] of Object.entries(command.env)) args.push('--setenv', name, value);
+  args.push('--', ...argvOf(command.command));
+  return args;
+}
+
+export class BwrapIsolation implements Isolation {
+  readonly type = 'bwrap';
+
+  constructor(private readonly options: BwrapOptions) {}
+
+  prepare(command: IsolatedCommand): Promise<PreparedCommand> {
+    // bubblewrap's own pid 1 keeps the environment it was started with, readable inside at
+    // /proc/1/environ: start it with an empty one.
+    return Promise.resolve({
+      argv: bwrapArgv(this.options, command),
+      env: {},
+      cwd: '/',
+      statusFd: true,
+      cleanup: () => Promise.resolve(),
+    });
+  }
+}
+
+/** No isolation: the program runs as the worker, in a host directory. For development only. */
+export class DirectIsolation implements Isolation {
+  readonly type = 'direct';
+
+  constructor(private readonly runsDir: string) {}
+
+  async prepare(command: IsolatedCommand, runId: string): Promise<PreparedCommand> {
+    const dir = join(this.runsDir, runId);
+    const tmp = join(dir, '.tmp');
+    await mkdir(tmp, { recursive: true });
+    for (const file of command.files) await cp(file.host, join(dir, file.name), { recursive: true });
+    return {
+      argv: argvOf(command.command),
+      env: { ...command.env, HOME: dir, TMPDIR: tmp },
+      cwd: dir,
+      statusFd: false,
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Starts one program under its limits and reports what happened: exit status, outputs (capped),
+ * wall time from the host, CPU time and peak memory from the kernel (the run's cgroup). The
+ * wall-clock limit, the CPU limit (polled from the cgroup) and the output caps are enforced
+ * from outside, by killing the whole run.
+ */
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import type { RunCgroup } from './cgroup/types.js';
+import { OutputBuffer } from './output-buffer.js';
+
+/** Why the launcher killed a run, if it did. */
+export type KillReason = 'wall' | 'cpu' | 'output';
+
+export interface LaunchRequest {
+  /** The host command: `argv[0]` is run with `argv.slice(1)`. */
+  argv: readonly string[];
+  /** Environment of the host command (kept minimal: the sandbox sets the program's own). */
+  env: Record<string, string>;
+  cwd: string;
+  stdin: string | Buffer;
+  /** The cgroup the command joins first (its pid is written into `procsFiles`). */
+  cgroup?: RunCgroup;
+  /** Kill when the cgroup's CPU time passes this (ms). */
+  cpuLimitMs?: number;
+  /** Kill when this much wall-clock time has passed (ms). */
+  wallLimitMs: number;
+  /** Kill when standard output passes this many bytes. */
+  stdoutLimit: number;
+  /** Kill when standard error passes this many bytes; `keep` only keeps the first bytes. */
+  stderrLimit: number;
+  stderrOverflow: 'kill' | 'keep';
+  /** A pipe for bubblewrap's `--json-status-fd 3`, to tell a failed set-up from a program. */
+  statusFd?: boolean;
+}
+
+export interface LaunchOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  stdoutBytes: number;
+  stderrBytes: number;
+  wallMs: number;
+  /** From the cgroup; null without one. */
+  cpuMs: number | null;
+  memoryPeakKb: number | null;
+  oomKilled: boolean;
+  killedFor: KillReason | undefined;
+  /** With `statusFd`: whether the sandbox got as far as starting the program. */
+  started: boolean;
+}
+
+/** Exit status of the join script when the command could not join its cgroup. */
+export const JOIN_FAILED_EXIT = 125;
+
+/**
+ * Joins the cgroups named in its arguments, drops core dumps, sets the stack limit, and execs
+ * the rest of its arguments: `sh -c JOIN sh <stackKb> <n> <procs files…> <command…>`.
+ */
+const JOIN_SCRIPT = [
+  's=$1; n=$2; shift 2',
+  `while [ "$n" -gt 0 ]; do echo $$ 2>/dev/null > "$1" || { echo "coderunner: cannot join $1" >&2; exit ${JOIN_FAILED_EXIT}; }; shift; n=$((n-1)); done`,
+  'ulimit -c 0; ulimit -s "$s" 2>/dev/null',
+  'exec "$@"',
+].join('\n');
+
+/** The argv that makes `command` join `cgroup` (if any) before it starts. */
+export function joinArgv(
+  command: readonly string[],
+  cgroup: RunCgroup | undefined,
+  stackKb: number,
+): string[] {
+  const procs = cgroup?.procsFiles ?? [];
+  return ['/bin/sh', '-c', JOIN_SCRIPT, 'sh', String(stackKb), String(procs.length), ...procs, ...command];
+}
+
+const signalNames = new Map<number, string>(
+  Object.entries(osConstants.signals).map(([name, number]) => [number, name]),
+);
+
+/** A signal name for a number (9 → SIGKILL). */
+export function signalName(number: number): string {
+  return signalNames.get(number) ?? `SIG${number}`;
+}
+
+function readJsonStatus(stream: Readable | null | undefined): Promise<boolean> {
+  if (!stream) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.includes('"child-pid"')) resolve(true);
+    });
+    stream.on('error', () => resolve(false));
+    stream.on('close', () => resolve(text.includes('"child-pid"')));
+  });
+}
+
+export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
+  const stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
+  if (request.statusFd) stdio.push('pipe');
+  const started = Date.now();
+  const child = spawn(request.argv[0] as string, request.argv.slice(1), {
+    cwd: request.cwd,
+    env: request.env,
+    stdio,
+  });
+  const stdout = new OutputBuffer(request.stdoutLimit);
+  const stderr = new OutputBuffer(request.stderrLimit);
+  let killedFor: KillReason | undefined;
+  const kill = (reason: KillReason): void => {
+    if (killedFor !== undefined) return;
+    killedFor = reason;
+    child.kill('SIGKILL');
+    void request.cgroup?.killAll().catch(() => undefined);
+  };
+
+  const status = request.statusFd ? readJsonStatus(child.stdio[3] as Readable) : Promise.resolve(true);
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (!stdout.push(chunk)) kill('output');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (!stderr.push(chunk) && request.stderrOverflow === 'kill') kill('output');
+  });
+  const stdin = child.stdin as Writable;
+  stdin.on('error', () => undefined); // EPIPE: the program did not read all of its input.
+  stdin.end(request.stdin);
+
+  const wallTimer = setTimeout(() => kill('wall'), request.wallLimitMs);
+  let cpuTimer: NodeJS.Timeout | undefined;
+  const { cgroup, cpuLimitMs } = request;
+  if (cgroup && cpuLimitMs !== undefined) {
+    const every = Math.min(100, Math.max(10, Math.floor(cpuLimitMs / 5)));
+    cpuTimer = setInterval(() => {
+      cgroup.cpuNs().then(
+        (ns) => ns > cpuLimitMs * 1e6 && kill('cpu'),
+        () => undefined,
+      );
+    }, every);
+  }
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+    (resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    },
+  );
+  const wallMs = Date.now() - started;
+  clearTimeout(wallTimer);
+  if (cpuTimer) clearInterval(cpuTimer);
+  if (exit.error) throw exit.error;
+
+  // Whatever the program left behind (a daemon, a stopped child) dies with its cgroup.
+  if (cgroup) await cgroup.killAll();
+  await new Promise<void>((resolve) => {
+    if (child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false) resolve();
+    child.once('close', () => resolve());
+    setTimeout(resolve, 1000).unref();
+  });
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  const usage = cgroup ? await cgroup.usage() : undefined;
+
+  return {
+    exitCode: exit.code,
+    signal: exit.signal,
+    stdout: stdout.toBuffer(),
+    stderr: stderr.toBuffer(),
+    stdoutBytes: stdout.total,
+    stderrBytes: stderr.total,
+    wallMs,
+    cpuMs: usage ? usage.cpuNs / 1e6 : null,
+    memoryPeakKb: usage ? Math.ceil(usage.memoryPeakBytes / 1024) : null,
+    oomKilled: usage?.oomKilled ?? false,
+    killedFor,
+    started: await status,
+  };
+}

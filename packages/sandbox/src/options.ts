@@ -1,0 +1,59 @@
+/** Options of the engine, each with its default. */
+import type { Registry } from './registry.js';
+
+export type SandboxType = 'bwrap' | 'direct';
+
+export interface EngineOptions {
+  /**
+   * `bwrap` isolates every compile and run (needs root, bubblewrap, setpriv, user namespaces and
+   * writable cgroups); `direct` runs programs as the worker with no isolation, for development.
+   * Default `bwrap`.
+   */
+  sandboxType?: SandboxType;
+  /** Where the engine keeps its files: compile cache, job sources. Default `/tmp/runner_sandbox`. */
+  baseDir?: string;
+  /** How many jobs may run at once; each slot has its own host uid. Default 2. */
+  slots?: number;
+  /** Host uid of slot 0; slot n runs as `uidBase + n`. Default 61000. */
+  uidBase?: number;
+  /** The language registry. Default: the `languages.yaml` that ships with the package. */
+  registry?: Registry;
+  /** Wall-clock (and CPU) limit of a compile. Default 45 000 ms. */
+  compileTimeoutMs?: number;
+  /** Compiler output kept for the result. Default 64 KiB. */
+  compileOutputLimitBytes?: number;
+  /** Bytes of files a compile may leave for the runs. Default 128 MiB. */
+  artifactMaxBytes?: number;
+  /** Files a compile may leave for the runs. Default 1000. */
+  artifactMaxFiles?: number;
+  /** Size of the compile cache; 0 keeps nothing after a job. Default 512 MiB. */
+  cacheMaxBytes?: number;
+  /** Size of a run's writable work dir (tmpfs). Default 64 MiB. */
+  runWorkDirBytes?: number;
+  /** Size of a run's /tmp (tmpfs). Default 64 MiB. */
+  runTmpBytes?: number;
+  /** Size of a compile's work dir and of its /tmp (tmpfs, each). Default 512 MiB. */
+  compileTmpBytes?: number;
+  /** Name of the engine's parent cgroup in each hierarchy. Default `coderunner`. */
+  cgroupName?: string;
+}
+
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'registry'>>;
+
+export function withDefaults(options: EngineOptions): ResolvedEngineOptions {
+  return {
+    sandboxType: options.sandboxType ?? 'bwrap',
+    baseDir: options.baseDir ?? '/tmp/runner_sandbox',
+    slots: options.slots ?? 2,
+    uidBase: options.uidBase ?? 61000,
+    compileTimeoutMs: options.compileTimeoutMs ?? 45_000,
+    compileOutputLimitBytes: options.compileOutputLimitBytes ?? 64 * 1024,
+    artifactMaxBytes: options.artifactMaxBytes ?? 128 * 1024 * 1024,
+    artifactMaxFiles: options.artifactMaxFiles ?? 1000,
+    cacheMaxBytes: options.cacheMaxBytes ?? 512 * 1024 * 1024,
+    runWorkDirBytes: options.runWorkDirBytes ?? 64 * 1024 * 1024,
+    runTmpBytes: options.runTmpBytes ?? 64 * 1024 * 1024,
+    compileTmpBytes: options.compileTmpBytes ?? 512 * 1024 * 1024,
+    cgroupName: options.cgroupName ?? 'coderunner',
+  };
+}

@@ -1,0 +1,108 @@
+/** One test run: the compiled program, its input, its limits, and the verdict. */
+import { join } from 'node:path';
+import type { NormalizedSubmission, NormalizedTestCase, TestResult } from '@coderunner/protocol';
+import { topLevelEntries } from './artifacts.js';
+import type { CacheEntry } from './compile-cache.js';
+import type { Executor } from './executor.js';
+import { SANDBOX_PATH } from './isolation.js';
+import type { ResolvedEngineOptions } from './options.js';
+import { expandTemplate, type Command, type Language } from './registry.js';
+import { judgeRun, programStatus } from './verdict.js';
+
+export interface TestContext {
+  options: ResolvedEngineOptions;
+  executor: Executor;
+  language: Language;
+  slot: number;
+  entry: CacheEntry;
+}
+
+function runCommandOf(submission: NormalizedSubmission, language: Language, memoryKb: number): Command {
+  const custom = submission.customCommands?.runCommand;
+  if (custom !== undefined) return custom;
+  const run = language.run;
+  return typeof run === 'string'
+    ? expandTemplate(run, memoryKb)
+    : run.map((arg) => expandTemplate(arg, memoryKb));
+}
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** Runs one test case and judges it. */
+export async function runTest(
+  submission: NormalizedSubmission,
+  test: NormalizedTestCase,
+  index: number,
+  ctx: TestContext,
+): Promise<TestResult> {
+  const { language, limits } = { language: ctx.language, limits: submission.limits };
+  const runEnv = Object.fromEntries(
+    Object.entries(language.runEnv).map(([name, value]) => [name, expandTemplate(value, limits.memoryInKb)]),
+  );
+  const outputLimit = limits.outputInKb * 1024;
+  const outcome = await ctx.executor.execute({
+    slot: ctx.slot,
+    command: runCommandOf(submission, language, limits.memoryInKb),
+    env: { PATH: SANDBOX_PATH, LANG: 'C.UTF-8', HOME: '/tmp', TMPDIR: '/tmp', ...language.env, ...runEnv },
+    files: topLevelEntries(ctx.entry.files).map((name) => ({ host: join(ctx.entry.dir, name), name })),
+    roBinds: language.roBinds,
+    workDirBytes: ctx.options.runWorkDirBytes,
+    tmpBytes: ctx.options.runTmpBytes,
+    stdin: test.input,
+    memoryBytes: (limits.memoryInKb + language.limits.memoryOverheadMb * 1024) * 1024,
+    pids: language.limits.pids,
+    cpuLimitMs: limits.timeInMs,
+    wallLimitMs: limits.wallTimeInMs,
+    stdoutLimit: outputLimit,
+    stderrLimit: outputLimit,
+    stderrOverflow: 'kill',
+    stackKb: limits.memoryInKb,
+  });
+  const { exitCode, signal } = programStatus(outcome, ctx.executor.isolation.type === 'bwrap');
+  const stdout = outcome.stdout.toString('utf8');
+  const stderr = outcome.stderr.toString('utf8');
+  const judgement = judgeRun({
+    outcome,
+    exitCode,
+    signal,
+    cpuLimitMs: limits.timeInMs,
+    memoryErrors: language.memoryErrors,
+    checker: submission.checker,
+    expected: test.expectOutput,
+    stdout,
+    stderr,
+  });
+  const truncated =
+    outcome.stdoutBytes > outcome.stdout.length || outcome.stderrBytes > outcome.stderr.length;
+  return {
+    testCaseId: test.id,
+    index,
+    status: judgement.status,
+    // Without a cgroup (direct mode as a non-root user) the wall time is the only measure.
+    timeUsedInMs: round(outcome.cpuMs ?? outcome.wallMs),
+    wallTimeInMs: round(outcome.wallMs),
+    memoryUsedInKb: outcome.memoryPeakKb ?? 0,
+    exitCode,
+    signal,
+    output: stdout,
+    error: stderr,
+    ...(truncated ? { truncated: true } : {}),
+    ...(judgement.message !== undefined ? { message: judgement.message } : {}),
+  };
+}
+
+/** The result of a test that was not run (after a compile error or an earlier failure). */
+export function skippedTest(test: NormalizedTestCase, index: number): TestResult {
+  return {
+    testCaseId: test.id,
+    index,
+    status: 'skipped',
+    timeUsedInMs: 0,
+    wallTimeInMs: 0,
+    memoryUsedInKb: 0,
+    exitCode: null,
+    signal: null,
+    output: '',
+    error: '',
+  };
+}
