@@ -11,5 +11,7 @@ export function jestConfig(dir) {
       '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: `${dir}/test/tsconfig.json` }],
     },
     testMatch: ['<rootDir>/test/**/*.test.ts'],
+    // Integration tests compile and run real programs under real limits.
+    testTimeout: 60_000,
   };
 }

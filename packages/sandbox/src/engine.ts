@@ -4,7 +4,7 @@
  * time and peak memory the kernel measured. It does not log: it returns results and reports
  * progress through `onEvent`.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   overallVerdict,
@@ -195,6 +195,8 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
   const { baseDir } = options;
   try {
     await mkdir(baseDir, { recursive: true, mode: 0o755 });
+    // Sandboxes run as the slots' uids and must reach the files bound from here.
+    await chmod(baseDir, 0o755);
     for (const dir of ['cache', 'jobs', 'runs'])
       await mkdir(join(baseDir, dir), { recursive: true, mode: 0o755 });
     await writeIdentity(join(baseDir, 'etc'));

@@ -1,5 +1,7 @@
 /** Stable codes of sandbox errors; classify by code once an error has crossed a process. */
 export type SandboxErrorCode =
+  /** An engine option is out of its range. */
+  | 'OPTIONS_INVALID'
   /** The registry file is missing or does not meet its schema. */
   | 'REGISTRY_INVALID'
   /** The language is not in the registry, or its toolchain is not installed. */

@@ -1,4 +1,5 @@
 /** Options of the engine, each with its default. */
+import { SandboxError } from './errors.js';
 import type { Registry } from './registry.js';
 
 export type SandboxType = 'bwrap' | 'direct';
@@ -40,8 +41,15 @@ export interface EngineOptions {
 
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'registry'>>;
 
+function check(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new SandboxError('OPTIONS_INVALID', `${name} must be an integer of at least ${min}, got ${value}`);
+  }
+}
+
+/** Fills in the defaults and checks every value. */
 export function withDefaults(options: EngineOptions): ResolvedEngineOptions {
-  return {
+  const resolved: ResolvedEngineOptions = {
     sandboxType: options.sandboxType ?? 'bwrap',
     baseDir: options.baseDir ?? '/tmp/runner_sandbox',
     slots: options.slots ?? 2,
@@ -56,4 +64,30 @@ export function withDefaults(options: EngineOptions): ResolvedEngineOptions {
     compileTmpBytes: options.compileTmpBytes ?? 512 * 1024 * 1024,
     cgroupName: options.cgroupName ?? 'coderunner',
   };
+  if (!['bwrap', 'direct'].includes(resolved.sandboxType)) {
+    throw new SandboxError(
+      'OPTIONS_INVALID',
+      `sandboxType must be bwrap or direct, got ${String(resolved.sandboxType)}`,
+    );
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(resolved.cgroupName)) {
+    throw new SandboxError(
+      'OPTIONS_INVALID',
+      `cgroupName must be a plain name (letters, digits, _ or -), got ${resolved.cgroupName}`,
+    );
+  }
+  check('slots', resolved.slots, 1);
+  check('uidBase', resolved.uidBase, 1);
+  for (const name of [
+    'compileTimeoutMs',
+    'compileOutputLimitBytes',
+    'artifactMaxBytes',
+    'artifactMaxFiles',
+  ] as const) {
+    check(name, resolved[name], 1);
+  }
+  for (const name of ['cacheMaxBytes', 'runWorkDirBytes', 'runTmpBytes', 'compileTmpBytes'] as const) {
+    check(name, resolved[name], 0);
+  }
+  return resolved;
 }

@@ -133,9 +133,11 @@ function withDefaults(id: string, entry: LanguageEntry): Language {
 /** Builds a registry from parsed YAML; `source` names it in error messages. */
 export function registryFromObject(value: unknown, source = 'registry'): Registry {
   if (!validate(value)) {
-    const problems = (validate.errors ?? []).map(
-      (e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`,
-    );
+    const problems = (validate.errors ?? []).map((e) => {
+      // Name the offending key: an unknown field or a bad language id is otherwise hard to find.
+      const key = (e.params as { additionalProperty?: string }).additionalProperty ?? e.propertyName;
+      return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${key !== undefined ? `: ${JSON.stringify(key)}` : ''}`;
+    });
     throw new SandboxError('REGISTRY_INVALID', `${source}: ${problems.join('; ')}`);
   }
   const languages = new Map<string, Language>();
