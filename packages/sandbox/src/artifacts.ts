@@ -70,9 +70,7 @@ export async function readArtifacts(
       throw new ArtifactError(`the compile step left more than ${limits.maxFiles} files`);
     }
     if (bytes > limits.maxBytes) {
-      throw new ArtifactError(
-        `the compile step left more than ${Math.floor(limits.maxBytes / 1048576)} MiB of files`,
-      );
+      throw new ArtifactError(`the compile step left more than ${formatBytes(limits.maxBytes)} of files`);
     }
     files.push({ name, data, executable: ((entry.header.mode ?? 0) & 0o111) !== 0 });
   }
@@ -94,4 +92,11 @@ export async function writeArtifacts(dir: string, files: readonly ArtifactFile[]
 /** The top-level entries of a file list (what is bound into a run's work dir). */
 export function topLevelEntries(names: readonly string[]): string[] {
   return [...new Set(names.map((name) => name.split('/')[0] as string))];
+}
+
+/** A byte count for messages: `128 MiB`, `512 KiB`, `100 bytes`. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1048576 && bytes % 1048576 === 0) return `${bytes / 1048576} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }

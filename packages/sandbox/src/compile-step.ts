@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { CompileResult, NormalizedSubmission } from '@coderunner/protocol';
 import {
   ArtifactError,
+  formatBytes,
   globMatcher,
   readArtifacts,
   topLevelEntries,
@@ -151,7 +152,7 @@ export async function compile(
       );
     } else if (outcome.killedFor === 'output') {
       entry = await failure(
-        `the compile step left more than ${Math.floor(options.artifactMaxBytes / 1048576)} MiB of files`,
+        `the compile step left more than ${formatBytes(options.artifactMaxBytes)} of files`,
       );
     } else if (outcome.exitCode !== 0 || outcome.signal !== null) {
       entry = await failure(text(outcome.stderr));

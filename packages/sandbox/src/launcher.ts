@@ -76,8 +76,11 @@ export function joinArgv(
   return ['/bin/sh', '-c', JOIN_SCRIPT, 'sh', String(stackKb), String(procs.length), ...procs, ...command];
 }
 
+// Aliases follow their signal's usual name (SIGABRT before SIGIOT, SIGIO before SIGPOLL): keep the first.
 const signalNames = new Map<number, string>(
-  Object.entries(osConstants.signals).map(([name, number]) => [number, name]),
+  Object.entries(osConstants.signals)
+    .reverse()
+    .map(([name, number]) => [number, name]),
 );
 
 /** A signal name for a number (9 → SIGKILL). */

@@ -45,6 +45,10 @@ export function judgeRun(options: {
   const { outcome, exitCode, signal } = options;
   if (outcome.killedFor === 'output') return { status: 'output_limit_exceeded' };
   if (outcome.oomKilled) return { status: 'memory_limit_exceeded' };
+  const crashed = exitCode !== 0 || signal !== null;
+  if (crashed && options.memoryErrors.some((text) => options.stderr.includes(text))) {
+    return { status: 'memory_limit_exceeded', message: 'the runtime ran out of memory' };
+  }
   const cpuOver = outcome.cpuMs !== null && outcome.cpuMs > options.cpuLimitMs;
   if (outcome.killedFor === 'cpu' || outcome.killedFor === 'wall' || cpuOver) {
     return {
@@ -52,10 +56,7 @@ export function judgeRun(options: {
       ...(outcome.killedFor === 'wall' && !cpuOver ? { message: 'the wall-clock limit ran out' } : {}),
     };
   }
-  if (exitCode !== 0 || signal !== null) {
-    if (options.memoryErrors.some((text) => options.stderr.includes(text))) {
-      return { status: 'memory_limit_exceeded', message: 'the runtime ran out of memory' };
-    }
+  if (crashed) {
     return {
       status: 'runtime_error',
       message: signal !== null ? `killed by ${signal}` : `exited with status ${exitCode}`,

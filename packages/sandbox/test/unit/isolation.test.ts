@@ -1,0 +1,271 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  BwrapIsolation,
+  DirectIsolation,
+  SANDBOX_UID,
+  bwrapArgv,
+  systemView,
+  type BwrapOptions,
+  type IsolatedCommand,
+} from '../../src/isolation.js';
+
+const options: BwrapOptions = {
+  bwrap: '/usr/bin/bwrap',
+  setpriv: '/usr/bin/setpriv',
+  uidBase: 61000,
+  system: ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin'],
+};
+
+const command = (overrides: Partial<IsolatedCommand> = {}): IsolatedCommand => ({
+  slot: 3,
+  command: ['./main', '--flag'],
+  env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
+  files: [
+    { host: '/var/lib/runner/cache/abc/main', name: 'main' },
+    { host: '/var/lib/runner/cache/abc/pkg', name: 'pkg' },
+  ],
+  roBinds: ['/etc/java-17-openjdk'],
+  workDirBytes: 64 * 1024 * 1024,
+  tmpBytes: 32 * 1024 * 1024,
+  ...overrides,
+});
+
+/** Where `sequence` starts in `argv`, or -1. */
+function indexOfSequence(argv: readonly string[], sequence: readonly string[]): number {
+  for (let i = 0; i + sequence.length <= argv.length; i++) {
+    if (sequence.every((arg, j) => argv[i + j] === arg)) return i;
+  }
+  return -1;
+}
+
+/** The setpriv part (before its `--`) and the bwrap part (from bwrap itself) of an argv. */
+function split(argv: readonly string[]): { setpriv: string[]; bwrap: string[] } {
+  const separator = argv.indexOf('--');
+  return { setpriv: argv.slice(0, separator), bwrap: argv.slice(separator + 1) };
+}
+
+describe('bwrapArgv', () => {
+  it('starts with setpriv, dropping to the slot’s own uid and gid with no groups', () => {
+    const argv = bwrapArgv(options, command());
+    expect(argv[0]).toBe('/usr/bin/setpriv');
+    const { setpriv } = split(argv);
+    expect(setpriv).toContain('--reuid=61003');
+    expect(setpriv).toContain('--regid=61003');
+    expect(setpriv).toContain('--clear-groups');
+  });
+
+  it('gives each slot its own uid', () => {
+    expect(split(bwrapArgv(options, command({ slot: 0 }))).setpriv).toContain('--reuid=61000');
+    expect(split(bwrapArgv({ ...options, uidBase: 70000 }, command({ slot: 5 }))).setpriv).toContain(
+      '--reuid=70005',
+    );
+  });
+
+  it('drops every capability and forbids gaining privileges before bwrap starts', () => {
+    const { setpriv } = split(bwrapArgv(options, command()));
+    expect(setpriv).toEqual(
+      expect.arrayContaining(['--no-new-privs', '--bounding-set=-all', '--inh-caps=-all']),
+    );
+  });
+
+  it('runs bwrap right after setpriv’s options', () => {
+    const { bwrap } = split(bwrapArgv(options, command()));
+    expect(bwrap[0]).toBe('/usr/bin/bwrap');
+  });
+
+  it('unshares every namespace, disables nested user namespaces and dies with its parent', () => {
+    const { bwrap } = split(bwrapArgv(options, command()));
+    expect(bwrap).toEqual(
+      expect.arrayContaining([
+        '--unshare-all',
+        '--unshare-user',
+        '--disable-userns',
+        '--die-with-parent',
+        '--new-session',
+      ]),
+    );
+    expect(bwrap).not.toContain('--share-net');
+  });
+
+  it('maps the program to the sandbox uid and gid, and reports its start on fd 3', () => {
+    const argv = bwrapArgv(options, command());
+    expect(indexOfSequence(argv, ['--uid', String(SANDBOX_UID)])).toBeGreaterThan(0);
+    expect(indexOfSequence(argv, ['--gid', String(SANDBOX_UID)])).toBeGreaterThan(0);
+    expect(indexOfSequence(argv, ['--json-status-fd', '3'])).toBeGreaterThan(0);
+  });
+
+  it('includes the system view, a fresh /proc and a minimal /dev', () => {
+    const argv = bwrapArgv(options, command());
+    expect(indexOfSequence(argv, options.system)).toBeGreaterThan(argv.indexOf('/usr/bin/bwrap'));
+    expect(indexOfSequence(argv, ['--proc', '/proc'])).toBeGreaterThan(0);
+    expect(indexOfSequence(argv, ['--dev', '/dev'])).toBeGreaterThan(0);
+  });
+
+  it('mounts size-limited tmpfs on /tmp (sticky, world-writable) and /work', () => {
+    const argv = bwrapArgv(options, command());
+    expect(
+      indexOfSequence(argv, ['--size', String(32 * 1024 * 1024), '--perms', '1777', '--tmpfs', '/tmp']),
+    ).toBeGreaterThan(0);
+    expect(
+      indexOfSequence(argv, ['--size', String(64 * 1024 * 1024), '--perms', '0755', '--tmpfs', '/work']),
+    ).toBeGreaterThan(0);
+  });
+
+  it('binds the files read-only into /work, after /work’s tmpfs so that it does not hide them', () => {
+    const argv = bwrapArgv(options, command());
+    const work = indexOfSequence(argv, ['--tmpfs', '/work']);
+    const main = indexOfSequence(argv, ['--ro-bind', '/var/lib/runner/cache/abc/main', '/work/main']);
+    const pkg = indexOfSequence(argv, ['--ro-bind', '/var/lib/runner/cache/abc/pkg', '/work/pkg']);
+    expect(main).toBeGreaterThan(work);
+    expect(pkg).toBeGreaterThan(work);
+    expect(argv).not.toContain('--bind');
+  });
+
+  it('binds the toolchain’s extra paths read-only when they exist', () => {
+    const argv = bwrapArgv(options, command());
+    expect(
+      indexOfSequence(argv, ['--ro-bind-try', '/etc/java-17-openjdk', '/etc/java-17-openjdk']),
+    ).toBeGreaterThan(0);
+  });
+
+  it('starts in /work', () => {
+    expect(indexOfSequence(bwrapArgv(options, command()), ['--chdir', '/work'])).toBeGreaterThan(0);
+  });
+
+  it('clears the environment, then sets exactly the given variables', () => {
+    const argv = bwrapArgv(options, command({ env: { PATH: '/usr/bin', WEIRD: '-- --bind / /' } }));
+    const clear = argv.indexOf('--clearenv');
+    expect(clear).toBeGreaterThan(0);
+    const path = indexOfSequence(argv, ['--setenv', 'PATH', '/usr/bin']);
+    const weird = indexOfSequence(argv, ['--setenv', 'WEIRD', '-- --bind / /']);
+    expect(path).toBeGreaterThan(clear);
+    expect(weird).toBeGreaterThan(clear);
+    expect(argv.filter((arg) => arg === '--setenv')).toHaveLength(2);
+  });
+
+  it('puts the command after a final --, as separate arguments', () => {
+    const argv = bwrapArgv(options, command({ command: ['java', '-Xmx256m', 'Main'] }));
+    expect(argv.slice(-4)).toEqual(['--', 'java', '-Xmx256m', 'Main']);
+    expect(argv.lastIndexOf('--')).toBe(argv.length - 4);
+  });
+
+  it('runs a string command with /bin/sh -c', () => {
+    const argv = bwrapArgv(options, command({ command: 'gcc main.c && ./a.out' }));
+    expect(argv.slice(-4)).toEqual(['--', '/bin/sh', '-c', 'gcc main.c && ./a.out']);
+  });
+
+  it('passes file names and arguments through without a shell', () => {
+    const argv = bwrapArgv(
+      options,
+      command({ files: [{ host: '/h/a b', name: 'a b' }], command: ['./main', '$(id)', '; rm -rf /'] }),
+    );
+    expect(indexOfSequence(argv, ['--ro-bind', '/h/a b', '/work/a b'])).toBeGreaterThan(0);
+    expect(argv.slice(-3)).toEqual(['./main', '$(id)', '; rm -rf /']);
+  });
+
+  it('does not change the command it is given', () => {
+    const argv = ['./main'];
+    const result = bwrapArgv(options, command({ command: argv }));
+    result.push('extra');
+    expect(argv).toEqual(['./main']);
+  });
+
+  it('works with no files, binds nor environment', () => {
+    const argv = bwrapArgv(options, command({ files: [], roBinds: [], env: {}, command: ['true'] }));
+    expect(argv).not.toContain('--ro-bind-try');
+    expect(argv).not.toContain('--setenv');
+    expect(argv.slice(-2)).toEqual(['--', 'true']);
+  });
+});
+
+describe('BwrapIsolation', () => {
+  it('prepares the bwrap argv with an empty host environment and the status fd', async () => {
+    const prepared = await new BwrapIsolation(options).prepare(command());
+    expect(prepared.argv).toEqual(bwrapArgv(options, command()));
+    expect(prepared.env).toEqual({});
+    expect(prepared.cwd).toBe('/');
+    expect(prepared.statusFd).toBe(true);
+    await expect(prepared.cleanup()).resolves.toBeUndefined();
+  });
+});
+
+describe('DirectIsolation', () => {
+  let root: string;
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'isolation-test-'));
+  });
+
+  afterEach(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('copies the files into a run dir, runs there, and removes it at cleanup', async () => {
+    const src = join(root, 'src');
+    mkdirSync(join(src, 'pkg'), { recursive: true });
+    writeFileSync(join(src, 'main.py'), 'print(1)');
+    writeFileSync(join(src, 'pkg', 'util.py'), 'x = 1');
+    const isolation = new DirectIsolation(join(root, 'runs'));
+    const prepared = await isolation.prepare(
+      command({
+        command: 'python3 main.py',
+        env: { PATH: '/usr/bin' },
+        files: [
+          { host: join(src, 'main.py'), name: 'main.py' },
+          { host: join(src, 'pkg'), name: 'pkg' },
+        ],
+      }),
+      'run-1',
+    );
+    const dir = join(root, 'runs', 'run-1');
+    expect(prepared.cwd).toBe(dir);
+    expect(prepared.argv).toEqual(['/bin/sh', '-c', 'python3 main.py']);
+    expect(prepared.env).toEqual({ PATH: '/usr/bin', HOME: dir, TMPDIR: join(dir, '.tmp') });
+    expect(prepared.statusFd).toBe(false);
+    expect(readFileSync(join(dir, 'main.py'), 'utf8')).toBe('print(1)');
+    expect(readFileSync(join(dir, 'pkg', 'util.py'), 'utf8')).toBe('x = 1');
+    expect(existsSync(join(dir, '.tmp'))).toBe(true);
+
+    await prepared.cleanup();
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('runs an argv command as it is', async () => {
+    const prepared = await new DirectIsolation(root).prepare(
+      command({ files: [], command: ['./main', 'a b'] }),
+      'r',
+    );
+    expect(prepared.argv).toEqual(['./main', 'a b']);
+    await prepared.cleanup();
+  });
+});
+
+describe('systemView', () => {
+  it('binds /usr first and the sandbox’s own passwd and group last, all read-only', async () => {
+    const args = await systemView('/srv/etc');
+    expect(args.slice(0, 3)).toEqual(['--ro-bind', '/usr', '/usr']);
+    expect(args.slice(-6)).toEqual([
+      '--ro-bind',
+      '/srv/etc/passwd',
+      '/etc/passwd',
+      '--ro-bind',
+      '/srv/etc/group',
+      '/etc/group',
+    ]);
+    expect(args).not.toContain('--bind');
+  });
+
+  it('mirrors /bin as the host has it: a symlink as a symlink, a directory as a read-only bind', async () => {
+    const { lstat, readlink } = await import('node:fs/promises');
+    const args = await systemView('/srv/etc');
+    const stat = await lstat('/bin');
+    if (stat.isSymbolicLink()) {
+      expect(indexOfSequence(args, ['--symlink', await readlink('/bin'), '/bin'])).toBeGreaterThan(0);
+    } else {
+      expect(indexOfSequence(args, ['--ro-bind', '/bin', '/bin'])).toBeGreaterThan(0);
+    }
+  });
+});
