@@ -47,7 +47,7 @@ export type {
   ResultEventType,
 } from './types.js';
 export type { Problem } from './problems.js';
-export { formatPath } from './problems.js';
+export { formatPath, problemsFromAjv } from './problems.js';
 export {
   validateSubmission,
   validateEvent,

@@ -1,0 +1,12 @@
+export { Worker } from './worker.js';
+export type { WorkerState, WorkerOptions } from './worker.js';
+export { loadConfig, envName } from './config.js';
+export type { WorkerConfig, LoadConfigOptions } from './config.js';
+export { configSchema } from './config-schema.js';
+export { WorkerError } from './errors.js';
+export type { WorkerErrorCode } from './errors.js';
+export { createLogger } from './logger.js';
+export type { JobOutcome } from './job.js';
+export { namesOf } from './names.js';
+export type { Names } from './names.js';
+export { runWorkerMain } from './main.js';

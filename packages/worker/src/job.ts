@@ -1,0 +1,160 @@
+/**
+ * One submission, from message to acknowledgement:
+ * validate → `accepted` → compile → for each test: run, `test` → `final` → ackAck.
+ * A malformed message gets an `invalid_submission` final (or a dead letter without an id) and is
+ * terminated. A fault of our own is handed back with a delay (nak), and on the last delivery
+ * becomes an `internal_error` final and a dead letter.
+ */
+import { parseSubmission, type NormalizedSubmission, type ResultEvent } from '@coderunner/protocol';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { WorkerContext } from './context.js';
+import { giveUp, publishDeadLetter } from './dead-letters.js';
+import { WorkerError } from './errors.js';
+import { boundTest } from './event-size.js';
+import { errorFinal, judgedFinal, publishFinalOnce, type EventBase } from './finals.js';
+import type { Logger } from './logger.js';
+import { ResultChannel } from './results.js';
+
+/** How a job ended, for logs and tests. */
+export type JobOutcome =
+  'judged' | 'invalid' | 'dead-letter' | 'duplicate' | 'superseded' | 'retry' | 'gave-up';
+
+function retryDelay(ctx: WorkerContext, attempt: number): number {
+  const delays = ctx.config.runner.retryBackoffMs;
+  return delays[Math.min(attempt - 1, delays.length - 1)] ?? 1000;
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  const e = error as { code?: unknown; message?: unknown };
+  return { code: typeof e.code === 'string' ? e.code : 'UNEXPECTED', message: String(e.message ?? error) };
+}
+
+async function handleInvalid(
+  ctx: WorkerContext,
+  m: JsMsg,
+  log: Logger,
+  id: string | undefined,
+  problems: string[],
+): Promise<JobOutcome> {
+  ctx.metrics.invalid.inc();
+  if (id === undefined) {
+    log.warn({ problems }, 'unreadable submission moved to dead letters');
+    await publishDeadLetter(ctx, {
+      data: m.data,
+      streamSeq: m.seq,
+      reason: `invalid submission without a usable id: ${problems.join('; ')}`,
+      deliveries: m.info.deliveryCount,
+    });
+    m.term();
+    return 'dead-letter';
+  }
+  const base: EventBase = { submissionId: id, attempt: m.info.deliveryCount, workerId: ctx.workerId };
+  const stored = await publishFinalOnce(
+    ctx,
+    errorFinal(base, 'invalid_submission', `invalid submission: ${problems.join('; ')}`, problems),
+  );
+  log.info({ problems, stored }, 'invalid submission');
+  // No reason: nats-server 2.9 ignores a term with a reason and redelivers the message.
+  m.term();
+  return 'invalid';
+}
+
+async function judge(
+  ctx: WorkerContext,
+  m: JsMsg,
+  log: Logger,
+  submission: NormalizedSubmission,
+): Promise<JobOutcome> {
+  const attempt = m.info.deliveryCount;
+  const base: EventBase = { submissionId: submission.id, attempt, workerId: ctx.workerId };
+  const channel = await ResultChannel.open(ctx.results, submission.id);
+  if (channel.finished) {
+    log.info('a final is already stored for this id: not judging it again');
+    await m.ackAck();
+    return 'duplicate';
+  }
+  const queuedMs = Math.max(0, Date.now() - m.info.timestampNanos / 1_000_000);
+  ctx.metrics.queueWait.observe(queuedMs / 1000);
+  const at = (): string => new Date().toISOString();
+  await channel.publish({ type: 'accepted', ...base, at: at(), queuedInMs: queuedMs });
+
+  const started = Date.now();
+  const result = await ctx.engine.judge(submission, {
+    onEvent: async (event) => {
+      let published: ResultEvent;
+      if (event.type === 'compiled') published = { type: 'compiled', ...base, at: at(), ...event.compile };
+      else
+        published = {
+          type: 'test',
+          ...base,
+          at: at(),
+          ...boundTest(event.result, ctx.config.limits.eventOutputBytes),
+        };
+      await channel.publish(published);
+    },
+  });
+  const final = judgedFinal(ctx, base, result);
+  const { duplicate } = await channel.publish(final);
+  await m.ackAck();
+  const durationMs = Date.now() - started;
+  ctx.metrics.jobs.inc({ verdict: result.status });
+  ctx.metrics.jobDuration.observe(durationMs / 1000);
+  log.info(
+    { verdict: result.status, durationMs, queuedMs, passed: result.passed, total: result.total, duplicate },
+    'judged',
+  );
+  return 'judged';
+}
+
+/** Handles one delivered message; never throws. */
+export async function handleMessage(ctx: WorkerContext, m: JsMsg): Promise<JobOutcome> {
+  const attempt = m.info.deliveryCount;
+  if (attempt > 1) ctx.metrics.redeliveries.inc();
+  const parsed = parseSubmission(m.data, ctx.policy);
+  const id = parsed.ok ? parsed.submission.id : parsed.id;
+  const log = ctx.log.child({ submissionId: id ?? null, attempt, streamSeq: m.seq });
+  // Keep the message ours while the job runs: ack_wait must never expire under a live worker.
+  const heartbeat = setInterval(() => m.working(), Math.max(250, (ctx.config.nats.ackWaitSec * 1000) / 3));
+  ctx.metrics.inFlight.inc();
+  try {
+    if (!parsed.ok)
+      return await handleInvalid(
+        ctx,
+        m,
+        log,
+        parsed.id,
+        parsed.problems.map((p) => p.message),
+      );
+    return await judge(ctx, m, log, parsed.submission);
+  } catch (error) {
+    if (error instanceof WorkerError && error.code === 'SUPERSEDED') {
+      log.warn('another attempt of this submission took over: standing down');
+      return 'superseded';
+    }
+    const { code, message } = describe(error);
+    ctx.metrics.sandboxFailures.inc({ code });
+    if (attempt >= ctx.config.nats.maxDeliver) {
+      log.error({ err: error }, 'failed on the last delivery: giving up');
+      try {
+        await giveUp(
+          ctx,
+          { data: m.data, streamSeq: m.seq, reason: `${code}: ${message}`, deliveries: attempt },
+          attempt,
+        );
+        m.term();
+        return 'gave-up';
+      } catch (inner) {
+        log.error({ err: inner }, 'cannot give up cleanly; the server will retry through its advisory');
+        m.nak();
+        return 'retry';
+      }
+    }
+    const delay = retryDelay(ctx, attempt);
+    log.warn({ err: error, retryInMs: delay }, 'failed on our side: handing the submission back');
+    m.nak(delay);
+    return 'retry';
+  } finally {
+    clearInterval(heartbeat);
+    ctx.metrics.inFlight.dec();
+  }
+}

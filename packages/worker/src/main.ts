@@ -1,0 +1,52 @@
+/**
+ * `coderunner worker`: loads the configuration, starts a worker, and stops it gracefully on
+ * SIGTERM or SIGINT (a second signal exits at once).
+ */
+import { loadConfig } from './config.js';
+import { WorkerError } from './errors.js';
+import { createLogger } from './logger.js';
+import { Worker } from './worker.js';
+
+/** Runs a worker until a signal stops it; returns the process exit code. */
+export async function runWorkerMain(configFile: string | undefined): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(configFile ? { file: configFile } : {});
+  } catch (error) {
+    process.stderr.write(`coderunner worker: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const log = createLogger(config.log.level);
+  let worker: Worker;
+  try {
+    worker = await Worker.start(config, { logger: log });
+  } catch (error) {
+    const code =
+      error instanceof WorkerError || (error as { code?: unknown }).code
+        ? String((error as { code?: unknown }).code)
+        : undefined;
+    log.fatal({ err: error, code }, 'the worker cannot start');
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      log.info({ signal }, 'signal received');
+      worker.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'stop failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,107 @@
+/**
+ * Publishes the events of one submission attempt to `submission.result.<id>`. Every publish is
+ * awaited, carries a message id (a retry after a timeout cannot store twice), and expects the
+ * subject's last sequence to be the one this attempt last saw: if another attempt of the same
+ * submission has published in between (a redelivery while this worker was stalled), the publish
+ * fails and this attempt stands down. Together with the `final` message id, that keeps one
+ * `final` per submission.
+ */
+import { encodeEvent, decodeEvent, resultSubject, type ResultEvent } from '@coderunner/protocol';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkerError } from './errors.js';
+
+const WRONG_LAST_SEQUENCE = 10071;
+
+export interface ResultOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  resultsStream: string;
+  resultPrefix: string;
+  timeoutMs: number;
+  retries: number;
+}
+
+/** The message id of an event: `final` is one per submission; others are per attempt. */
+export function eventMsgId(event: ResultEvent): string {
+  if (event.type === 'final') return `${event.submissionId}:final`;
+  const suffix = event.type === 'test' ? `test:${event.index ?? event.testCaseId}` : event.type;
+  return `${event.submissionId}:${event.attempt}:${suffix}`;
+}
+
+function isTimeout(error: unknown): boolean {
+  const e = error as { name?: string; code?: unknown; message?: string };
+  return e.name === 'TimeoutError' || e.code === 'TIMEOUT' || /timeout|timed out/i.test(e.message ?? '');
+}
+
+export class ResultChannel {
+  private constructor(
+    private readonly options: ResultOptions,
+    readonly subject: string,
+    private lastSeq: number,
+    /** The last event stored for this submission when the channel opened. */
+    readonly last: ResultEvent | undefined,
+  ) {}
+
+  /** Opens the channel of a submission, reading its latest stored event. */
+  static async open(options: ResultOptions, submissionId: string): Promise<ResultChannel> {
+    const subject = resultSubject(submissionId, options.resultPrefix);
+    const stored = await options.jsm.direct.getMessage(options.resultsStream, { last_by_subj: subject });
+    let last: ResultEvent | undefined;
+    if (stored) {
+      try {
+        last = decodeEvent(stored.data);
+      } catch {
+        last = undefined;
+      }
+    }
+    return new ResultChannel(options, subject, stored?.seq ?? 0, last);
+  }
+
+  /** A final is already stored for this submission. */
+  get finished(): boolean {
+    return this.last?.type === 'final';
+  }
+
+  /**
+   * Stores an event. Throws `WorkerError` SUPERSEDED when another attempt published since, and
+   * PUBLISH_FAILED when the server could not be reached after every retry.
+   */
+  async publish(event: ResultEvent): Promise<{ duplicate: boolean }> {
+    const data = encodeEvent(event);
+    const msgID = eventMsgId(event);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ack = await this.options.js.publish(this.subject, data, {
+          msgID,
+          timeout: this.options.timeoutMs,
+          expect: { lastSubjectSequence: this.lastSeq, streamName: this.options.resultsStream },
+        });
+        this.lastSeq = ack.seq;
+        return { duplicate: ack.duplicate };
+      } catch (error) {
+        if ((error as { code?: unknown }).code === WRONG_LAST_SEQUENCE) {
+          throw new WorkerError(
+            'SUPERSEDED',
+            `another attempt of ${event.submissionId} has published results`,
+            {
+              cause: error,
+            },
+          );
+        }
+        if (attempt >= this.options.retries) {
+          throw new WorkerError(
+            'PUBLISH_FAILED',
+            `cannot store the ${event.type} event: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        // A timeout does not tell whether the event was stored: the same message id makes the
+        // retry safe. Other errors (no responders while the server restarts) also get retried.
+        await sleep(isTimeout(error) ? 100 : Math.min(2000, 200 * 2 ** attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * A worker: connects to NATS, makes sure the streams and the durable consumer exist, and judges
+ * submissions with at most `maxConcurrentJobs` in progress. It pulls only for free slots (a fetch
+ * of exactly the free count), so it never holds more unacknowledged messages than it can run.
+ *
+ * States: starting → running → draining → stopped. `stop()` stops pulling, lets running jobs
+ * finish within the grace period, hands back (nak) what cannot finish, and drains the connection.
+ */
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
+import { createEngine, loadRegistry, type Engine } from '@coderunner/sandbox';
+import {
+  jetstream,
+  jetstreamManager,
+  type Consumer,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { Svcm, type Service } from '@nats-io/services';
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import PQueue from 'p-queue';
+import type { WorkerConfig } from './config.js';
+import type { WorkerContext } from './context.js';
+import { runAdvisoryLoop } from './dead-letters.js';
+import { startHttpServer } from './http-server.js';
+import { handleMessage, type JobOutcome } from './job.js';
+import { createLogger, type Logger } from './logger.js';
+import { WorkerMetrics } from './metrics.js';
+import { namesOf } from './names.js';
+import { policyOf } from './policy.js';
+import { checkProvisioned, provision } from './provision.js';
+
+export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
+
+export interface WorkerOptions {
+  /** A logger to use instead of one on standard output. */
+  logger?: Logger;
+  /** An engine to use instead of one built from the configuration (tests inject faults with it). */
+  engine?: Engine;
+  /** Called after each message is handled. */
+  onJob?: (outcome: JobOutcome, message: JsMsg) => void;
+}
+
+function connectionOptions(config: WorkerConfig, name: string): NodeConnectionOptions {
+  const n = config.nats;
+  return {
+    servers: n.url.split(',').map((s) => s.trim()),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    ...(n.user !== undefined ? { user: n.user, pass: n.password ?? '' } : {}),
+    ...(n.token !== undefined ? { token: n.token } : {}),
+    ...(n.credsFile !== undefined ? { authenticator: credsAuthenticator(readFileSync(n.credsFile)) } : {}),
+  };
+}
+
+export class Worker {
+  state: WorkerState = 'starting';
+  private connected = true;
+  private readonly queue: PQueue;
+  private readonly held = new Set<JsMsg>();
+  private batch: ConsumerMessages | undefined;
+  private slotFreed: (() => void) | undefined;
+  private loops: Promise<void>[] = [];
+  private http: Server | undefined;
+  private service: Service | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly ctx: WorkerContext,
+    readonly nc: NatsConnection,
+    private readonly consumer: Consumer,
+    private readonly advisoryConsumer: Consumer,
+    private readonly options: WorkerOptions,
+  ) {
+    this.queue = new PQueue({ concurrency: ctx.config.runner.maxConcurrentJobs });
+  }
+
+  /** Starts a worker; throws when the sandbox, NATS or the streams are not usable. */
+  static async start(config: WorkerConfig, options: WorkerOptions = {}): Promise<Worker> {
+    const log = options.logger ?? createLogger(config.log.level);
+    const workerId = `${hostname()}-${process.pid}`;
+    const engine =
+      options.engine ??
+      (await createEngine({
+        sandboxType: config.runner.sandboxType,
+        baseDir: config.runner.sandboxBaseDir,
+        slots: config.runner.maxConcurrentJobs,
+        uidBase: config.runner.uidBase,
+        compileTimeoutMs: config.runner.compilationTimeoutSec * 1000,
+        cacheMaxBytes: config.runner.compileCacheMb * 1024 * 1024,
+        ...(config.runner.languagesFile ? { registry: loadRegistry(config.runner.languagesFile) } : {}),
+      }));
+    if (engine.environment.sandboxType === 'direct') {
+      log.warn(
+        'sandboxType is direct: submissions run WITHOUT ISOLATION, as this worker; use it for development only',
+      );
+    }
+    const nc = await connect(connectionOptions(config, `coderunner-worker-${workerId}`));
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      const names = namesOf(config);
+      if (config.nats.provision) await provision(jsm, config, names);
+      else await checkProvisioned(jsm, config, names);
+      const consumer = await js.consumers.get(names.submissionsStream, names.consumer);
+      const advisoryConsumer = await js.consumers.get(names.advisoryStream, names.advisoryConsumer);
+      const results = {
+        js,
+        jsm,
+        resultsStream: names.resultsStream,
+        resultPrefix: names.resultPrefix,
+        timeoutMs: config.nats.publishTimeoutMs,
+        retries: config.nats.publishRetries,
+      };
+      const ctx: WorkerContext = {
+        config,
+        names,
+        workerId,
+        js,
+        jsm,
+        engine,
+        policy: policyOf(config, engine),
+        log,
+        metrics: new WorkerMetrics(),
+        maxPayload: nc.info?.max_payload ?? 1024 * 1024,
+        results,
+      };
+      const worker = new Worker(ctx, nc, consumer, advisoryConsumer, options);
+      await worker.run();
+      return worker;
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { ctx } = this;
+    const { config, log } = ctx;
+    void this.watchConnection();
+    if (config.http.port !== 0) {
+      this.http = await startHttpServer(config.http.host, config.http.port, this, ctx.metrics);
+    }
+    this.service = await new Svcm(this.nc as never).add({
+      name: 'coderunner',
+      version: '0.1.0',
+      description: 'Coderunner worker: judges submissions from JetStream',
+      metadata: { workerId: ctx.workerId, sandboxType: ctx.engine.environment.sandboxType },
+    });
+    this.service.addEndpoint('languages', {
+      subject: 'coderunner.languages',
+      handler: (_error, msg) => {
+        msg.respond(JSON.stringify(ctx.engine.languages()));
+      },
+    });
+    this.state = 'running';
+    this.loops = [
+      this.pullLoop(),
+      runAdvisoryLoop(ctx, this.advisoryConsumer, () => this.state === 'running'),
+    ];
+    log.info(
+      {
+        workerId: ctx.workerId,
+        slots: config.runner.maxConcurrentJobs,
+        sandboxType: ctx.engine.environment.sandboxType,
+        languages: ctx.policy.languages,
+        http: this.http ? this.httpPort : null,
+      },
+      'worker running',
+    );
+  }
+
+  /** The port of the HTTP server, when it runs. */
+  get httpPort(): number | undefined {
+    const address = this.http?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
+  healthy(): boolean {
+    return this.connected && !this.nc.isClosed();
+  }
+
+  ready(): boolean {
+    return this.state === 'running' && this.healthy();
+  }
+
+  /** Messages this worker holds unacknowledged now. */
+  get holding(): number {
+    return this.held.size;
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') this.connected = false;
+      if (status.type === 'reconnect') this.connected = true;
+      this.ctx.log.info({ status: status.type }, 'NATS connection');
+    }
+  }
+
+  private freeSlots(): number {
+    return this.ctx.config.runner.maxConcurrentJobs - this.held.size;
+  }
+
+  private waitForSlot(): Promise<void> {
+    return new Promise((resolve) => {
+      this.slotFreed = resolve;
+    });
+  }
+
+  private accept(m: JsMsg): void {
+    this.held.add(m);
+    void this.queue
+      .add(() => handleMessage(this.ctx, m))
+      .then((outcome) => this.options.onJob?.(outcome, m))
+      .finally(() => {
+        this.held.delete(m);
+        const wake = this.slotFreed;
+        this.slotFreed = undefined;
+        wake?.();
+      });
+  }
+
+  private async pullLoop(): Promise<void> {
+    const { config, log } = this.ctx;
+    while (this.state === 'running') {
+      const free = this.freeSlots();
+      if (free <= 0) {
+        await this.waitForSlot();
+        continue;
+      }
+      try {
+        this.batch = await this.consumer.fetch({ max_messages: free, expires: config.nats.pullExpiresMs });
+        for await (const m of this.batch) {
+          // A message that arrives after stop() began goes straight back, for another worker.
+          if (this.state !== 'running') m.nak();
+          else this.accept(m);
+        }
+      } catch (error) {
+        if (this.state !== 'running') break;
+        log.debug({ err: error }, 'pull failed; retrying');
+        await sleep(500);
+      } finally {
+        this.batch = undefined;
+      }
+    }
+  }
+
+  /** Stops gracefully; resolves when the worker is stopped. Safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const { config, log } = this.ctx;
+    if (this.state === 'stopped') return;
+    this.state = 'draining';
+    log.info({ inFlight: this.held.size }, 'stopping: no more pulls, finishing running jobs');
+    this.batch?.stop();
+    const wake = this.slotFreed;
+    this.slotFreed = undefined;
+    wake?.();
+    const graceMs = config.runner.shutdownGraceSec * 1000;
+    const finished = await Promise.race([
+      this.queue.onIdle().then(() => true),
+      sleep(graceMs).then(() => false),
+    ]);
+    if (!finished) {
+      log.warn({ handedBack: this.held.size }, 'grace period over: handing back unfinished jobs');
+      for (const m of this.held) m.nak();
+    }
+    await Promise.allSettled(this.loops);
+    await this.service?.stop().catch(() => undefined);
+    await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+    await this.nc.drain().catch(() => undefined);
+    if (finished) await this.ctx.engine.close();
+    this.state = 'stopped';
+    log.info('stopped');
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The job pipeline against a real nats-server and the real sandbox: the seed example end to end,
+ * de-duplication, and every kind of bad input answered without stopping the worker.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { FinalEvent } from '@coderunner/protocol';
+import type { Worker } from '../src/index.js';
+import {
+  cSubmission,
+  encoder,
+  readResults,
+  removeTempDirs,
+  startWorker,
+  waitFor,
+  waitForFinals,
+} from './helpers.js';
+
+let server: NatsServer;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let worker: Worker;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  worker = await startWorker(server.url, { RUNNER_LIMITS_MAXMESSAGEBYTES: '65536' });
+  nc = await connect({ servers: server.url });
+  js = jetstream(nc);
+});
+
+afterAll(async () => {
+  await worker.stop();
+  await nc.close();
+  await server.cleanup();
+  await removeTempDirs();
+});
+
+const seedExample = {
+  id: 'unique-submission-id',
+  language: {
+    id: 'go',
+    sourceFile: 'main.go',
+    binaryFile: 'main',
+    compileCommand: 'go build -o main main.go',
+    runCommand: './main',
+  },
+  code: 'package main\n\nimport "fmt"\n\nfunc main() {\n    fmt.Println("Hello, World!")\n}',
+  timeLimitInMs: 2000,
+  memoryLimitInKb: 262144,
+  testCases: [{ id: 'test1', input: '', expectOutput: 'Hello, World!\n' }],
+};
+
+async function finalOf(id: string): Promise<FinalEvent> {
+  const finals = await waitForFinals(nc, [id]);
+  return (finals.get(id) as FinalEvent[])[0] as FinalEvent;
+}
+
+describe('the pipeline', () => {
+  it("runs the seed service's example message: accepted, compiled, test, final success", async () => {
+    await js.publish('submission.created', JSON.stringify(seedExample));
+    const final = await finalOf('unique-submission-id');
+    expect(final.status).toBe('success');
+    const events = (await readResults(nc)).get('unique-submission-id') ?? [];
+    expect(events.map((e) => e.type)).toEqual(['accepted', 'compiled', 'test', 'final']);
+    expect(events[2]).toMatchObject({
+      type: 'test',
+      testCaseId: 'test1',
+      status: 'success',
+      output: 'Hello, World!\n',
+    });
+    expect(final).toMatchObject({ passed: 1, total: 1, attempt: 1 });
+  });
+
+  it('processes a plain core-NATS publish like a JetStream publish', async () => {
+    nc.publish('submission.created', JSON.stringify(cSubmission('core-publish')));
+    expect((await finalOf('core-publish')).status).toBe('success');
+  });
+
+  it('runs a submission published five times with the same id once, with one final', async () => {
+    const body = JSON.stringify(cSubmission('five-times'));
+    const acks = [];
+    for (let i = 0; i < 5; i++)
+      acks.push(await js.publish('submission.created', body, { msgID: 'five-times' }));
+    expect(acks.filter((a) => !a.duplicate)).toHaveLength(1);
+    await finalOf('five-times');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const events = (await readResults(nc)).get('five-times') ?? [];
+    expect(events.filter((e) => e.type === 'final')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'accepted')).toHaveLength(1);
+  });
+
+  it('does not judge again an id that already has a final, even past the de-duplication window', async () => {
+    await js.publish('submission.created', JSON.stringify(cSubmission('again')));
+    await finalOf('again');
+    // A publish without a message id is not de-duplicated by the stream: the worker must see the final.
+    nc.publish('submission.created', JSON.stringify(cSubmission('again')));
+    nc.publish('submission.created', JSON.stringify(cSubmission('again')));
+    await waitFor(
+      async () =>
+        (await js.consumers.get('SUBMISSIONS', 'coderunner_prod_group').then((c) => c.info())).num_pending ===
+        0,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const events = (await readResults(nc)).get('again') ?? [];
+    expect(events.filter((e) => e.type === 'final')).toHaveLength(1);
+  });
+});
+
+describe('bad input', () => {
+  const invalid = async (id: string, body: string | Uint8Array): Promise<FinalEvent> => {
+    await js.publish('submission.created', body);
+    const final = await finalOf(id);
+    expect(final.status).toBe('invalid_submission');
+    return final;
+  };
+
+  it('a schema violation gets an invalid_submission final naming every problem', async () => {
+    const final = await invalid(
+      'bad-schema',
+      JSON.stringify({ id: 'bad-schema', language: 'c', code: 5, testCases: [{ input: 1 }] }),
+    );
+    expect(final.problems).toEqual([
+      'code must be a string, got number',
+      'testCases[0].input must be a string, got number',
+    ]);
+    expect(final.error).toContain('code must be a string, got number');
+  });
+
+  it('an unknown language is named with the languages offered', async () => {
+    const final = await invalid(
+      'bad-language',
+      JSON.stringify({ ...cSubmission('bad-language'), language: 'cobol' }),
+    );
+    expect(final.problems?.[0]).toMatch(
+      /^language "cobol" is not offered here; available: c, cpp, go, python, java, javascript$/,
+    );
+  });
+
+  it('a limit beyond the operator maximum is refused', async () => {
+    const final = await invalid(
+      'bad-limit',
+      JSON.stringify({ ...cSubmission('bad-limit'), timeLimitInMs: 999_999 }),
+    );
+    expect(final.problems).toEqual(['timeLimitInMs must be at most 15000 on this server, got 999999']);
+  });
+
+  it('an oversized message is refused with its size', async () => {
+    const final = await invalid(
+      'too-big',
+      JSON.stringify({ ...cSubmission('too-big'), code: 'x'.repeat(70_000) }),
+    );
+    expect(final.problems?.[0]).toMatch(/^the message is \d+ bytes; this server accepts at most 65536$/);
+  });
+
+  it('malformed JSON without an id becomes a dead letter, and the worker keeps serving', async () => {
+    const ack = await js.publish('submission.created', encoder.encode('{"id": "broken", '));
+    const jsm = await js.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info('SUBMISSIONS_DLQ')).state.messages > 0);
+    const letter = await jsm.streams.getMessage('SUBMISSIONS_DLQ', {
+      last_by_subj: `submission.dead.unreadable-${ack.seq}`,
+    });
+    expect(letter?.string()).toBe('{"id": "broken", ');
+    expect(letter?.header.get('Coderunner-Reason')).toMatch(/the message is not valid JSON/);
+    await js.publish('submission.created', JSON.stringify(cSubmission('after-junk')));
+    expect((await finalOf('after-junk')).status).toBe('success');
+  });
+
+  it('an id that is not a subject token becomes a dead letter', async () => {
+    const ack = await js.publish('submission.created', JSON.stringify(cSubmission('a.b')));
+    const jsm = await js.jetstreamManager();
+    await waitFor(async () =>
+      Boolean(
+        await jsm.streams
+          .getMessage('SUBMISSIONS_DLQ', { last_by_subj: `submission.dead.unreadable-${ack.seq}` })
+          .catch(() => null),
+      ),
+    );
+  });
+
+  it('leaves nothing unacknowledged in the submissions stream', async () => {
+    const jsm = await js.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info('SUBMISSIONS')).state.messages === 0);
+    const consumer = await jsm.consumers.info('SUBMISSIONS', 'coderunner_prod_group');
+    expect(consumer.num_ack_pending).toBe(0);
+  });
+});
