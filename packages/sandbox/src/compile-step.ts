@@ -19,6 +19,7 @@ import type { Executor } from './executor.js';
 import { SANDBOX_PATH, type WorkFile } from './isolation.js';
 import type { ResolvedEngineOptions } from './options.js';
 import type { Command, Language } from './registry.js';
+import { programStatus } from './verdict.js';
 
 /** Runs the compile command with its output on stderr, then archives the work dir to stdout. */
 const COMPILE_SCRIPT = '"$@" >&2 || exit $?\nexec tar --exclude=./.tmp -cf - .';
@@ -44,6 +45,7 @@ export interface CompileContext {
   toolchain: string;
   slot: number;
   jobDir: string;
+  signal?: AbortSignal;
 }
 
 export interface CompileOutcome {
@@ -130,6 +132,7 @@ export async function compile(
       stderrLimit: options.compileOutputLimitBytes,
       stderrOverflow: 'keep',
       stackKb: 65536,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     const timeInMs = outcome.wallMs;
     const truncated = outcome.stderrBytes > outcome.stderr.length;
@@ -155,7 +158,13 @@ export async function compile(
         `the compile step left more than ${formatBytes(options.artifactMaxBytes)} of files`,
       );
     } else if (outcome.exitCode !== 0 || outcome.signal !== null) {
-      entry = await failure(text(outcome.stderr));
+      const { exitCode, signal } = programStatus(outcome, ctx.executor.isolation.type === 'bwrap');
+      const status =
+        signal !== null
+          ? `the compiler was killed by ${signal}`
+          : `the compiler exited with status ${exitCode}`;
+      // A compiler killed by a signal nobody here sent is not the program's doing: do not remember it.
+      entry = await failure(`${text(outcome.stderr)}\n${status}`.trim(), signal === null);
     } else {
       try {
         const artifacts = await readArtifacts(outcome.stdout, globMatcher(keepPatterns), {

@@ -44,6 +44,8 @@ export interface JudgeResult {
 export interface JudgeOptions {
   /** Called after the compile step and after each test; awaited before the next step. */
   onEvent?: (event: JudgeEvent) => void | Promise<void>;
+  /** Cancels the job: the running program is killed and `judge` rejects with CANCELLED. */
+  signal?: AbortSignal;
 }
 
 /** What the engine found out about the host when it started. */
@@ -121,6 +123,7 @@ export class Engine {
         toolchain: toolchain.version ?? '',
         slot,
         jobDir,
+        ...(options.signal ? { signal: options.signal } : {}),
       }).catch((error: unknown) => {
         throw asSandboxError(error);
       });
@@ -130,6 +133,7 @@ export class Engine {
       const tests: TestResult[] = [];
       let stop = compileResult.status !== 'success';
       for (const [index, test] of submission.testCases.entries()) {
+        if (options.signal?.aborted) throw new SandboxError('CANCELLED', 'the job was cancelled');
         const result = stop
           ? skippedTest(test, index)
           : await runTest(submission, test, index, {
@@ -138,6 +142,7 @@ export class Engine {
               language,
               slot,
               entry,
+              ...(options.signal ? { signal: options.signal } : {}),
             });
         if (result.status !== 'success' && submission.stopOnFirstFailure) stop = true;
         tests.push(result);

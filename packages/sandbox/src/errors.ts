@@ -15,13 +15,16 @@ export type SandboxErrorCode =
   /** The host side of a workspace failed: disk full, permissions. */
   | 'WORKSPACE_FAILED'
   /** The engine is closed. */
-  | 'ENGINE_CLOSED';
+  | 'ENGINE_CLOSED'
+  /** The caller cancelled the job (its AbortSignal fired). */
+  | 'CANCELLED';
 
 const RETRYABLE: ReadonlySet<SandboxErrorCode> = new Set([
   'SANDBOX_START_FAILED',
   'CGROUP_FAILED',
   'WORKSPACE_FAILED',
   'ENGINE_CLOSED',
+  'CANCELLED',
 ]);
 
 /**

@@ -18,18 +18,20 @@ export interface ExecuteRequest extends IsolatedCommand {
   stderrLimit: number;
   stderrOverflow: 'kill' | 'keep';
   stackKb: number;
+  signal?: AbortSignal;
 }
 
-export class Executor {
-  private counter = 0;
+/** Numbers runs across every engine of the process, so that their cgroup names never collide. */
+let runCounter = 0;
 
+export class Executor {
   constructor(
     readonly isolation: Isolation,
     private readonly cgroups: CgroupManager | undefined,
   ) {}
 
   async execute(request: ExecuteRequest): Promise<LaunchOutcome> {
-    const runId = `s${request.slot}-${process.pid}-${++this.counter}`;
+    const runId = `s${request.slot}-${process.pid}-${++runCounter}`;
     const cgroup = await this.cgroups
       ?.create(runId, { memoryBytes: request.memoryBytes, pids: request.pids })
       .catch((error: unknown) => {
@@ -56,10 +58,19 @@ export class Executor {
         stderrLimit: request.stderrLimit,
         stderrOverflow: request.stderrOverflow,
         statusFd: prepared.statusFd,
+        ...(request.signal ? { signal: request.signal } : {}),
       });
+      if (outcome.killedFor === 'cancelled') throw new SandboxError('CANCELLED', 'the job was cancelled');
       const joinFailed =
         outcome.exitCode === JOIN_FAILED_EXIT && outcome.stderr.includes('coderunner: cannot join');
-      if (!outcome.started || joinFailed) {
+      // bubblewrap reports its pid before it sets the sandbox up, so a set-up failure shows only
+      // as its own message and status 1. (A program that imitates it only fails its own job.)
+      const setupFailed =
+        this.isolation.type === 'bwrap' &&
+        outcome.exitCode === 1 &&
+        outcome.stdoutBytes === 0 &&
+        outcome.stderr.subarray(0, 7).toString() === 'bwrap: ';
+      if (!outcome.started || joinFailed || setupFailed) {
         const detail = outcome.stderr.toString('utf8').trim().split('\n').slice(-3).join(' / ');
         throw new SandboxError(
           'SANDBOX_START_FAILED',

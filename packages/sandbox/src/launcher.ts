@@ -11,7 +11,7 @@ import type { RunCgroup } from './cgroup/types.js';
 import { OutputBuffer } from './output-buffer.js';
 
 /** Why the launcher killed a run, if it did. */
-export type KillReason = 'wall' | 'cpu' | 'output';
+export type KillReason = 'wall' | 'cpu' | 'output' | 'cancelled';
 
 export interface LaunchRequest {
   /** The host command: `argv[0]` is run with `argv.slice(1)`. */
@@ -33,6 +33,8 @@ export interface LaunchRequest {
   stderrOverflow: 'kill' | 'keep';
   /** A pipe for bubblewrap's `--json-status-fd 3`, to tell a failed set-up from a program. */
   statusFd?: boolean;
+  /** Kills the run when it fires. */
+  signal?: AbortSignal;
 }
 
 export interface LaunchOutcome {
@@ -105,7 +107,7 @@ function readJsonStatus(stream: Readable | null | undefined): Promise<boolean> {
 export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
   const stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
   if (request.statusFd) stdio.push('pipe');
-  const started = Date.now();
+  const started = performance.now();
   const child = spawn(request.argv[0] as string, request.argv.slice(1), {
     cwd: request.cwd,
     env: request.env,
@@ -133,6 +135,9 @@ export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
   stdin.end(request.stdin);
 
   const wallTimer = setTimeout(() => kill('wall'), request.wallLimitMs);
+  const onAbort = (): void => kill('cancelled');
+  if (request.signal?.aborted) onAbort();
+  request.signal?.addEventListener('abort', onAbort);
   let cpuTimer: NodeJS.Timeout | undefined;
   const { cgroup, cpuLimitMs } = request;
   if (cgroup && cpuLimitMs !== undefined) {
@@ -151,8 +156,9 @@ export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
       child.once('exit', (code, signal) => resolve({ code, signal }));
     },
   );
-  const wallMs = Date.now() - started;
+  const wallMs = performance.now() - started;
   clearTimeout(wallTimer);
+  request.signal?.removeEventListener('abort', onAbort);
   if (cpuTimer) clearInterval(cpuTimer);
   if (exit.error) throw exit.error;
 

@@ -15,6 +15,7 @@ export interface TestContext {
   language: Language;
   slot: number;
   entry: CacheEntry;
+  signal?: AbortSignal;
 }
 
 function runCommandOf(submission: NormalizedSubmission, language: Language, memoryKb: number): Command {
@@ -57,6 +58,7 @@ export async function runTest(
     stderrLimit: outputLimit,
     stderrOverflow: 'kill',
     stackKb: limits.memoryInKb,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
   const { exitCode, signal } = programStatus(outcome, ctx.executor.isolation.type === 'bwrap');
   const stdout = outcome.stdout.toString('utf8');

@@ -17,7 +17,7 @@ import { ResultChannel } from './results.js';
 
 /** How a job ended, for logs and tests. */
 export type JobOutcome =
-  'judged' | 'invalid' | 'dead-letter' | 'duplicate' | 'superseded' | 'retry' | 'gave-up';
+  'judged' | 'invalid' | 'dead-letter' | 'duplicate' | 'superseded' | 'retry' | 'gave-up' | 'handed-back';
 
 function retryDelay(ctx: WorkerContext, attempt: number): number {
   const delays = ctx.config.runner.retryBackoffMs;
@@ -64,6 +64,7 @@ async function judge(
   m: JsMsg,
   log: Logger,
   submission: NormalizedSubmission,
+  signal: AbortSignal | undefined,
 ): Promise<JobOutcome> {
   const attempt = m.info.deliveryCount;
   const base: EventBase = { submissionId: submission.id, attempt, workerId: ctx.workerId };
@@ -80,6 +81,7 @@ async function judge(
 
   const started = Date.now();
   const result = await ctx.engine.judge(submission, {
+    ...(signal ? { signal } : {}),
     onEvent: async (event) => {
       let published: ResultEvent;
       if (event.type === 'compiled') published = { type: 'compiled', ...base, at: at(), ...event.compile };
@@ -106,8 +108,8 @@ async function judge(
   return 'judged';
 }
 
-/** Handles one delivered message; never throws. */
-export async function handleMessage(ctx: WorkerContext, m: JsMsg): Promise<JobOutcome> {
+/** Handles one delivered message; never throws. `signal` cancels it (the message is handed back). */
+export async function handleMessage(ctx: WorkerContext, m: JsMsg, signal?: AbortSignal): Promise<JobOutcome> {
   const attempt = m.info.deliveryCount;
   if (attempt > 1) ctx.metrics.redeliveries.inc();
   const parsed = parseSubmission(m.data, ctx.policy);
@@ -125,13 +127,18 @@ export async function handleMessage(ctx: WorkerContext, m: JsMsg): Promise<JobOu
         parsed.id,
         parsed.problems.map((p) => p.message),
       );
-    return await judge(ctx, m, log, parsed.submission);
+    return await judge(ctx, m, log, parsed.submission, signal);
   } catch (error) {
     if (error instanceof WorkerError && error.code === 'SUPERSEDED') {
       log.warn('another attempt of this submission took over: standing down');
       return 'superseded';
     }
     const { code, message } = describe(error);
+    if (code === 'CANCELLED' || signal?.aborted) {
+      log.warn('cancelled: handing the submission back for another worker');
+      m.nak();
+      return 'handed-back';
+    }
     ctx.metrics.sandboxFailures.inc({ code });
     if (attempt >= ctx.config.nats.maxDeliver) {
       log.error({ err: error }, 'failed on the last delivery: giving up');

@@ -65,7 +65,8 @@ export class Worker {
   state: WorkerState = 'starting';
   private connected = true;
   private readonly queue: PQueue;
-  private readonly held = new Set<JsMsg>();
+  /** Messages held now, each with the controller that cancels its job. */
+  private readonly held = new Map<JsMsg, AbortController>();
   private batch: ConsumerMessages | undefined;
   private slotFreed: (() => void) | undefined;
   private loops: Promise<void>[] = [];
@@ -216,9 +217,10 @@ export class Worker {
   }
 
   private accept(m: JsMsg): void {
-    this.held.add(m);
+    const controller = new AbortController();
+    this.held.set(m, controller);
     void this.queue
-      .add(() => handleMessage(this.ctx, m))
+      .add(() => handleMessage(this.ctx, m, controller.signal))
       .then((outcome) => this.options.onJob?.(outcome, m))
       .finally(() => {
         this.held.delete(m);
@@ -275,13 +277,16 @@ export class Worker {
     ]);
     if (!finished) {
       log.warn({ handedBack: this.held.size }, 'grace period over: handing back unfinished jobs');
-      for (const m of this.held) m.nak();
+      // Cancelling kills the running programs; each job then hands its message back (nak).
+      for (const controller of this.held.values()) controller.abort();
+      const idle = await Promise.race([this.queue.onIdle().then(() => true), sleep(5000).then(() => false)]);
+      if (!idle) for (const m of this.held.keys()) m.nak();
     }
-    await Promise.allSettled(this.loops);
+    await Promise.race([Promise.allSettled(this.loops), sleep(3000)]);
     await this.service?.stop().catch(() => undefined);
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     await this.nc.drain().catch(() => undefined);
-    if (finished) await this.ctx.engine.close();
+    await Promise.race([this.ctx.engine.close(), sleep(5000)]);
     this.state = 'stopped';
     log.info('stopped');
   }

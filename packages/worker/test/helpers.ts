@@ -39,7 +39,7 @@ export async function workerEnv(
     RUNNER_RUNNER_MAXCONCURRENTJOBS: '2',
     RUNNER_RUNNER_COMPILECACHEMB: '64',
     RUNNER_HTTP_PORT: '0',
-    RUNNER_LOG_LEVEL: 'warn',
+    RUNNER_LOG_LEVEL: 'error',
     RUNNER_NATS_PULLEXPIRESMS: '2000',
     ...extra,
   };
