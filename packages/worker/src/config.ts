@@ -109,5 +109,30 @@ export function loadConfig(options: LoadConfigOptions = {}): WorkerConfig {
     });
     throw new WorkerError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  return config as unknown as WorkerConfig;
+  const result = config as unknown as WorkerConfig;
+  // The server refuses a backoff list that is not shorter than max_deliver (error 10116).
+  if (result.nats.backoffSec.length >= result.nats.maxDeliver) {
+    throw new WorkerError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n  nats.backoffSec has ${result.nats.backoffSec.length} delays; it must have fewer than nats.maxDeliver (${result.nats.maxDeliver})`,
+    );
+  }
+  return result;
+}
+
+/** An example configuration file: every key with its default and meaning. */
+export function exampleConfig(): string {
+  const lines = [
+    '# Coderunner worker configuration. Every key is optional; shown with its default.',
+    '# Each key can also be set in the environment: RUNNER_<SECTION>_<KEY>, e.g. RUNNER_NATS_URL.',
+  ];
+  for (const [section, schema] of Object.entries(sections)) {
+    lines.push('', `${section}:`);
+    for (const [key, leaf] of Object.entries(schema.properties)) {
+      const { description, default: value } = leaf as Leaf & { description?: string; default?: unknown };
+      lines.push(`  # ${description ?? ''} (${envName(section, key)})`);
+      lines.push(value === undefined ? `  # ${key}:` : `  ${key}: ${JSON.stringify(value)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }

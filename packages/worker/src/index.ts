@@ -1,6 +1,6 @@
 export { Worker } from './worker.js';
 export type { WorkerState, WorkerOptions } from './worker.js';
-export { loadConfig, envName } from './config.js';
+export { loadConfig, envName, exampleConfig } from './config.js';
 export type { WorkerConfig, LoadConfigOptions } from './config.js';
 export { configSchema } from './config-schema.js';
 export { WorkerError } from './errors.js';
