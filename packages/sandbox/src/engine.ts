@@ -19,7 +19,14 @@ import { CompileCache } from './compile-cache.js';
 import { compile } from './compile-step.js';
 import { SandboxError } from './errors.js';
 import { Executor } from './executor.js';
-import { BwrapIsolation, DirectIsolation, SANDBOX_UID, systemView, type Isolation } from './isolation.js';
+import {
+  BwrapIsolation,
+  DirectIsolation,
+  SANDBOX_PATH,
+  SANDBOX_UID,
+  systemView,
+  type Isolation,
+} from './isolation.js';
 import { withDefaults, type EngineOptions, type ResolvedEngineOptions } from './options.js';
 import { loadRegistry, type Registry } from './registry.js';
 import { SlotPool } from './slot-pool.js';
@@ -160,6 +167,47 @@ export class Engine {
     } finally {
       if (entryKey !== undefined) await this.cache.release(entryKey);
       await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
+      this.pool.release(slot);
+    }
+  }
+
+  /**
+   * Starts one trivial program in the sandbox, as every run does; throws `SandboxError` with the
+   * reason when that cannot work here (no user namespaces, cgroups refused, …).
+   */
+  async selfTest(): Promise<void> {
+    const slot = await this.pool.acquire();
+    try {
+      const outcome = await this.executor.execute({
+        slot,
+        command: ['/bin/sh', '-c', 'exit 0'],
+        env: { PATH: SANDBOX_PATH },
+        files: [],
+        roBinds: [],
+        workDirBytes: 1 << 20,
+        tmpBytes: 1 << 20,
+        stdin: '',
+        memoryBytes: 64 << 20,
+        pids: 8,
+        cpuLimitMs: 5000,
+        wallLimitMs: 10_000,
+        stdoutLimit: 4096,
+        stderrLimit: 4096,
+        stderrOverflow: 'keep',
+        stackKb: 8192,
+      });
+      if (outcome.exitCode !== 0) {
+        throw new SandboxError(
+          'SANDBOX_UNAVAILABLE',
+          `the sandbox cannot run a program: ${outcome.stderr.toString('utf8').trim() || `status ${outcome.exitCode}`}`,
+        );
+      }
+    } catch (error) {
+      if (error instanceof SandboxError && error.code !== 'SANDBOX_UNAVAILABLE') {
+        throw new SandboxError('SANDBOX_UNAVAILABLE', error.message, { cause: error });
+      }
+      throw error;
+    } finally {
       this.pool.release(slot);
     }
   }

@@ -178,6 +178,10 @@ describe('engine', () => {
     expect(result.status).toBe('success');
   });
 
+  it('passes its self-test: a trivial program starts in the sandbox', async () => {
+    await expect(engine.selfTest()).resolves.toBeUndefined();
+  });
+
   it('refuses a language whose toolchain is not offered', async () => {
     await expect(engine.judge(submission('cobol', ''))).rejects.toMatchObject({
       code: 'LANGUAGE_UNAVAILABLE',

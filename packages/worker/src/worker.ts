@@ -37,6 +37,9 @@ import { namesOf } from './names.js';
 import { policyOf } from './policy.js';
 import { checkProvisioned, provision } from './provision.js';
 
+/** A delay that does not keep the process alive (for bounding waits during shutdown). */
+const unrefSleep = (ms: number): Promise<void> => sleep(ms, undefined, { ref: false });
+
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
 export interface WorkerOptions {
@@ -99,6 +102,8 @@ export class Worker {
         cacheMaxBytes: config.runner.compileCacheMb * 1024 * 1024,
         ...(config.runner.languagesFile ? { registry: loadRegistry(config.runner.languagesFile) } : {}),
       }));
+    // Fail at start, with the reason, rather than on every job.
+    await engine.selfTest();
     if (engine.environment.sandboxType === 'direct') {
       log.warn(
         'sandboxType is direct: submissions run WITHOUT ISOLATION, as this worker; use it for development only',
@@ -273,20 +278,23 @@ export class Worker {
     const graceMs = config.runner.shutdownGraceSec * 1000;
     const finished = await Promise.race([
       this.queue.onIdle().then(() => true),
-      sleep(graceMs).then(() => false),
+      unrefSleep(graceMs).then(() => false),
     ]);
     if (!finished) {
       log.warn({ handedBack: this.held.size }, 'grace period over: handing back unfinished jobs');
       // Cancelling kills the running programs; each job then hands its message back (nak).
       for (const controller of this.held.values()) controller.abort();
-      const idle = await Promise.race([this.queue.onIdle().then(() => true), sleep(5000).then(() => false)]);
+      const idle = await Promise.race([
+        this.queue.onIdle().then(() => true),
+        unrefSleep(5000).then(() => false),
+      ]);
       if (!idle) for (const m of this.held.keys()) m.nak();
     }
-    await Promise.race([Promise.allSettled(this.loops), sleep(3000)]);
+    await Promise.race([Promise.allSettled(this.loops), unrefSleep(3000)]);
     await this.service?.stop().catch(() => undefined);
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     await this.nc.drain().catch(() => undefined);
-    await Promise.race([this.ctx.engine.close(), sleep(5000)]);
+    await Promise.race([this.ctx.engine.close(), unrefSleep(5000)]);
     this.state = 'stopped';
     log.info('stopped');
   }
