@@ -71,3 +71,4 @@ export type {
 export { encodeEvent, decodeEvent } from './events.js';
 export { ProtocolError } from './errors.js';
 export type { ProtocolErrorCode } from './errors.js';
+export { SEED_EXAMPLE } from './examples.js';

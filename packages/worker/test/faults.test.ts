@@ -13,11 +13,12 @@ import type { JobOutcome, Worker } from '../src/index.js';
 import {
   cSubmission,
   readResults,
-  removeTempDirs,
   startWorker,
   tempDir,
   waitFor,
   waitForFinals,
+  closeBus,
+  openBus,
 } from './helpers.js';
 
 let server: NatsServer;
@@ -25,16 +26,10 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  js = jetstream(nc);
+  ({ server, nc, js } = await openBus());
 });
 
-afterAll(async () => {
-  await nc.close();
-  await server.cleanup();
-  await removeTempDirs();
-});
+afterAll(() => closeBus({ server, nc, js }));
 
 /** An engine whose sandbox "cannot start" for submissions whose id begins with `fault`. */
 async function faultyEngine(): Promise<{ engine: Engine; calls: Map<string, number[]> }> {

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeEvent, type FinalEvent, type ResultEvent } from '@coderunner/protocol';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger, loadConfig, Worker, type WorkerConfig, type WorkerOptions } from '../src/index.js';
 
 /** Each worker of a test gets its own uid range, as separate hosts would. */
@@ -163,3 +164,23 @@ export function cSubmission(
 }
 
 export const encoder = new TextEncoder();
+
+/** A nats-server of one test file, and a client connection to it. */
+export interface Bus {
+  server: NatsServer;
+  nc: NatsConnection;
+  js: JetStreamClient;
+}
+
+export async function openBus(): Promise<Bus> {
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  return { server, nc, js: jetstream(nc) };
+}
+
+/** Closes the connection, stops the server and removes the test's temp dirs. */
+export async function closeBus(bus: Bus | undefined): Promise<void> {
+  await bus?.nc.close();
+  await bus?.server.cleanup();
+  await removeTempDirs();
+}

@@ -4,18 +4,19 @@
  * loses nothing. Workers here are separate processes running the built worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsServer } from '@coderunner/test-helpers';
+import { type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { FinalEvent } from '@coderunner/protocol';
 import {
   readResults,
-  removeTempDirs,
   spawnWorker,
   startWorker,
   waitFor,
   waitForFinals,
   cSubmission,
+  closeBus,
+  openBus,
 } from './helpers.js';
 
 let server: NatsServer;
@@ -23,16 +24,10 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-  js = jetstream(nc);
+  ({ server, nc, js } = await openBus());
 });
 
-afterAll(async () => {
-  await nc.close();
-  await server.cleanup();
-  await removeTempDirs();
-});
+afterAll(() => closeBus({ server, nc, js }));
 
 function sleeper(id: string, seconds: number): string {
   return JSON.stringify({

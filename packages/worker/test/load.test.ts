@@ -3,11 +3,11 @@
  * more unacknowledged messages than it has free slots — even when jobs outlast a pull's expiry.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsServer } from '@coderunner/test-helpers';
+import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Worker } from '../src/index.js';
-import { cSubmission, readResults, removeTempDirs, startWorker, waitFor } from './helpers.js';
+import { cSubmission, readResults, startWorker, waitFor, closeBus, openBus } from './helpers.js';
 
 let server: NatsServer;
 let nc: NatsConnection;
@@ -15,16 +15,10 @@ let js: JetStreamClient;
 let jsm: JetStreamManager;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  js = jetstream(nc);
+  ({ server, nc, js } = await openBus());
 });
 
-afterAll(async () => {
-  await nc.close();
-  await server.cleanup();
-  await removeTempDirs();
-});
+afterAll(() => closeBus({ server, nc, js }));
 
 /** Samples the consumer's ack-pending count and each worker's holding until `until` resolves. */
 async function sampleWhile<T>(

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { FinalEvent } from '@coderunner/protocol';
+import { SEED_EXAMPLE, type FinalEvent } from '@coderunner/protocol';
 import type { Worker } from '../src/index.js';
 import {
   cSubmission,
@@ -37,21 +37,6 @@ afterAll(async () => {
   await removeTempDirs();
 });
 
-const seedExample = {
-  id: 'unique-submission-id',
-  language: {
-    id: 'go',
-    sourceFile: 'main.go',
-    binaryFile: 'main',
-    compileCommand: 'go build -o main main.go',
-    runCommand: './main',
-  },
-  code: 'package main\n\nimport "fmt"\n\nfunc main() {\n    fmt.Println("Hello, World!")\n}',
-  timeLimitInMs: 2000,
-  memoryLimitInKb: 262144,
-  testCases: [{ id: 'test1', input: '', expectOutput: 'Hello, World!\n' }],
-};
-
 async function finalOf(id: string): Promise<FinalEvent> {
   const finals = await waitForFinals(nc, [id]);
   return (finals.get(id) as FinalEvent[])[0] as FinalEvent;
@@ -59,7 +44,7 @@ async function finalOf(id: string): Promise<FinalEvent> {
 
 describe('the pipeline', () => {
   it("runs the seed service's example message: accepted, compiled, test, final success", async () => {
-    await js.publish('submission.created', JSON.stringify(seedExample));
+    await js.publish('submission.created', JSON.stringify(SEED_EXAMPLE));
     const final = await finalOf('unique-submission-id');
     expect(final.status).toBe('success');
     const events = (await readResults(nc)).get('unique-submission-id') ?? [];
