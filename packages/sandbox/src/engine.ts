@@ -14,6 +14,7 @@ import {
   type Verdict,
 } from '@coderunner/protocol';
 import { detectCgroups } from './cgroup/detect.js';
+import { sweepStaleRuns } from './cgroup/sweep.js';
 import type { CgroupManager } from './cgroup/types.js';
 import { CompileCache } from './compile-cache.js';
 import { compile } from './compile-step.js';
@@ -263,6 +264,8 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
     ? await detectCgroups(options.cgroupName)
     : { ok: false as const, problem: 'not running as root' };
   const cgroups: CgroupManager | undefined = detection.ok ? detection.manager : undefined;
+  // Runs of a worker that was killed outright may still hold processes and memory.
+  if (cgroups) await sweepStaleRuns(cgroups);
   const environment: EngineEnvironment = {
     sandboxType: options.sandboxType,
     cgroups: detection.ok

@@ -35,4 +35,8 @@ export interface CgroupManager {
   /** Where the run cgroups are made, for `doctor`. */
   readonly location: string;
   create(name: string, limits: CgroupLimits): Promise<RunCgroup>;
+  /** The run cgroups that exist now, by name. */
+  existing(): Promise<string[]>;
+  /** A handle on an existing run cgroup (to clean up after a process that died). */
+  open(name: string): RunCgroup;
 }

@@ -1,6 +1,6 @@
 /** cgroup v1: one directory per run in each of the memory, pids and cpuacct hierarchies. */
 import { join } from 'node:path';
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { keyedValue, killLoop, mkdirIfMissing, readText, removeDir, writeControl } from './fs-util.js';
 import type { CgroupLimits, CgroupManager, CgroupUsage, RunCgroup } from './types.js';
 
@@ -71,6 +71,17 @@ export class CgroupV1Manager implements CgroupManager {
       () => false,
     );
     return this.memswChecked;
+  }
+
+  async existing(): Promise<string[]> {
+    const entries = await readdir(join(this.mounts.memory, this.parentName), { withFileTypes: true }).catch(
+      () => [],
+    );
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  }
+
+  open(name: string): RunCgroup {
+    return new V1RunCgroup(this.dir('memory', name), this.dir('pids', name), this.dir('cpuacct', name));
   }
 
   async create(name: string, limits: CgroupLimits): Promise<RunCgroup> {

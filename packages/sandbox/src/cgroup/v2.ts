@@ -1,5 +1,5 @@
 /** cgroup v2: one directory per run under the engine's parent, with memory and pids enabled. */
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   keyedValue,
@@ -80,6 +80,15 @@ export class CgroupV2Manager implements CgroupManager {
   readonly version = 2;
 
   constructor(readonly location: string) {}
+
+  async existing(): Promise<string[]> {
+    const entries = await readdir(this.location, { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  }
+
+  open(name: string): RunCgroup {
+    return new V2RunCgroup(join(this.location, name));
+  }
 
   async create(name: string, limits: CgroupLimits): Promise<RunCgroup> {
     const dir = join(this.location, name);
