@@ -9,5 +9,7 @@ say "linting"
 pnpm --silent lint
 say "typechecking"
 pnpm --silent typecheck
+say "checking the deployment files"
+bash "$CODERUNNER_ROOT/scripts/check-deploy.sh"
 say "testing"
 pnpm --silent test:all

@@ -165,13 +165,17 @@ export class CoderunnerClient {
     const subject = resultSubject(id, this.resultPrefix);
     if (!follow && (await this.status(id)) === null) return;
     let consumer;
-    try {
-      consumer = await this.js.consumers.get(this.resultsStream, {
-        filter_subjects: subject,
-        deliver_policy: DeliverPolicy.All,
-      });
-    } catch (error) {
-      throw classify(error, `cannot read the results of ${id}`);
+    // Creating the replay consumer can time out for a moment while a cluster elects a leader.
+    for (let attempt = 1; consumer === undefined; attempt++) {
+      try {
+        consumer = await this.js.consumers.get(this.resultsStream, {
+          filter_subjects: subject,
+          deliver_policy: DeliverPolicy.All,
+        });
+      } catch (error) {
+        const failure = classify(error, `cannot read the results of ${id}`);
+        if (failure.code !== 'TIMEOUT' || attempt >= 5) throw failure;
+      }
     }
     const messages = await consumer.consume();
     const timer =

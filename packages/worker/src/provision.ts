@@ -13,6 +13,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nanos } from '@nats-io/transport-node';
 import type { WorkerConfig } from './config.js';
 import { WorkerError } from './errors.js';
@@ -137,11 +138,26 @@ async function ensureConsumer(
   await jsm.consumers.update(stream, name, update);
 }
 
+/**
+ * Runs an idempotent step again after a failure: in a cluster, two workers creating the same
+ * replicated stream at once can leave both requests unanswered until the meta leader settles.
+ */
+async function withRetries<T>(step: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await sleep(500 * attempt);
+    }
+  }
+}
+
 /** Creates or updates every stream and consumer. */
 export async function provision(jsm: JetStreamManager, config: WorkerConfig, names: Names): Promise<void> {
   for (const stream of streamConfigs(config, names)) {
     try {
-      await ensureStream(jsm, stream);
+      await withRetries(() => ensureStream(jsm, stream));
     } catch (error) {
       throw new WorkerError(
         'PROVISION_FAILED',
@@ -154,7 +170,7 @@ export async function provision(jsm: JetStreamManager, config: WorkerConfig, nam
   }
   for (const { stream, config: consumer } of consumerConfigs(config, names)) {
     try {
-      await ensureConsumer(jsm, stream, consumer);
+      await withRetries(() => ensureConsumer(jsm, stream, consumer));
     } catch (error) {
       throw new WorkerError(
         'PROVISION_FAILED',
