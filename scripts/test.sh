@@ -11,5 +11,7 @@ say "typechecking"
 pnpm --silent typecheck
 say "checking the deployment files"
 bash "$CODERUNNER_ROOT/scripts/check-deploy.sh"
+say "chaos suite (short): faults under load, nothing lost"
+node "$CODERUNNER_ROOT/scripts/chaos.mjs" --short
 say "testing"
 pnpm --silent test:all
