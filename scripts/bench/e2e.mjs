@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// End-to-end benchmark: a local nats-server and worker processes, driven through the client.
+// Measures the latency from publish to `final` at low load, throughput at saturation with one and
+// two workers, how cost grows with the number of tests, compile-cache hits against misses, and
+// the worker's own CPU time per job (everything that is not the sandboxed program). Prints a
+// table and writes `.bench/e2e.json`. Needs root (the bwrap sandbox).
+//
+//   node scripts/bench/e2e.mjs            # the full run (a few minutes)
+//   node scripts/bench/e2e.mjs --short    # a smoke run, for CI (not judged on speed)
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { connect } from '../../packages/client/dist/index.js';
+import { startNatsServer } from '../../packages/test-helpers/dist/index.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const { values: args } = parseArgs({ options: { short: { type: 'boolean', default: false } } });
+const scale = args.short ? 0.1 : 1;
+const n = (count) => Math.max(3, Math.round(count * scale));
+
+const C_HELLO = '#include <stdio.h>\nint main(void){puts("hello");return 0;}';
+const PY_HELLO = 'print("hello")';
+const hello = (language, code, tests = 1, extra = {}) => ({
+  language,
+  code,
+  testCases: Array.from({ length: tests }, () => ({ input: '', expectOutput: 'hello' })),
+  ...extra,
+});
+
+const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+const sandboxRoot = mkdtempSync(join(os.tmpdir(), 'coderunner-bench-'));
+// The slots' uids must be able to reach the sandbox files below it.
+chmodSync(sandboxRoot, 0o755);
+const server = await startNatsServer();
+const client = await connect({ servers: server.url });
+let serial = 0;
+let workerSerial = 0;
+
+function startWorker() {
+  const k = workerSerial++;
+  const dir = join(sandboxRoot, `w${k}`);
+  mkdirSync(dir, { recursive: true });
+  const env = {
+    ...process.env,
+    RUNNER_NATS_URL: server.url,
+    RUNNER_RUNNER_SANDBOXBASEDIR: dir,
+    RUNNER_RUNNER_UIDBASE: String(65500 + k * 8),
+    RUNNER_RUNNER_MAXCONCURRENTJOBS: '2',
+    RUNNER_HTTP_PORT: '0',
+    RUNNER_LOG_LEVEL: 'error',
+  };
+  const child = spawn(process.execPath, [join(root, 'packages/worker/dist/bin.js')], {
+    env,
+    // The worker logs (JSON, errors only) to standard output: keep them on this one's standard error.
+    stdio: ['ignore', 2, 2],
+  });
+  return { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+}
+
+async function stopWorkers(workers) {
+  for (const w of workers) w.child.kill('SIGTERM');
+  await Promise.all(workers.map((w) => w.exited));
+}
+
+/** CPU time (ms) of a process itself, its children (the sandboxed programs) excluded. */
+function processCpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+const summary = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50: quantile(sorted, 0.5),
+    p95: quantile(sorted, 0.95),
+    p99: quantile(sorted, 0.99),
+    runs: sorted.length,
+  };
+};
+
+async function waitReady() {
+  let last;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await client.languages(1000);
+      return;
+    } catch (error) {
+      last = error;
+      await sleep(200);
+    }
+  }
+  throw new Error(`no worker answered: ${last?.message}`);
+}
+
+/** Sequential submissions: publish → final latency. */
+async function latency(body, runs) {
+  const values = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const started = performance.now();
+    const final = await client.submitAndWait({ id: `bench-${serial++}`, ...body });
+    if (final.status !== 'success') throw new Error(`unexpected verdict ${final.status}`);
+    if (i >= 2) values.push(performance.now() - started);
+  }
+  return summary(values);
+}
+
+/** Everything at once: submissions per second until every final is in. */
+async function throughput(body, count) {
+  await client.submitAndWait({ id: `bench-${serial++}`, ...body }); // compile once, cached after
+  const ids = Array.from({ length: count }, () => `bench-${serial++}`);
+  const started = performance.now();
+  await Promise.all(ids.map((id) => client.submit({ id, ...body })));
+  const finals = await Promise.all(ids.map((id) => client.waitForFinal(id)));
+  const seconds = (performance.now() - started) / 1000;
+  const failed = finals.filter((f) => f.status !== 'success').length;
+  if (failed > 0) throw new Error(`${failed} submissions did not succeed`);
+  return {
+    perSecond: Math.round((count / seconds) * 10) / 10,
+    count,
+    seconds: Math.round(seconds * 100) / 100,
+  };
+}
+
+const results = {
+  machine: { cores: os.cpus().length, kernel: os.release(), node: process.version },
+  short: args.short,
+};
+
+// One worker.
+let workers = [startWorker()];
+await waitReady();
+log('latency at low load');
+results.latencyCachedC = await latency(hello('c', C_HELLO), n(100));
+results.latencyCachedPython = await latency(hello('python', PY_HELLO), n(50));
+log('tests per submission');
+results.testsPerSubmission = {};
+for (const tests of [1, 10, 100]) {
+  results.testsPerSubmission[tests] = await latency(hello('c', C_HELLO, tests), n(tests === 100 ? 5 : 20));
+}
+log('compile cache');
+results.compileCache = {};
+for (const [language, code] of [
+  ['cpp', '#include <iostream>\nint main(){std::cout<<"hello"<<std::endl;}'],
+  ['java', 'public class Main{public static void main(String[] a){System.out.println("hello");}}'],
+]) {
+  const missCompile = [];
+  const missTotal = [];
+  for (let i = 0; i < n(5); i++) {
+    const started = performance.now();
+    const final = await client.submitAndWait({
+      id: `bench-${serial++}`,
+      ...hello(language, `${code}\n// ${serial}`),
+    });
+    missTotal.push(performance.now() - started);
+    missCompile.push(final.compile?.timeInMs ?? 0);
+  }
+  const hit = await latency(hello(language, code), n(10));
+  results.compileCache[language] = {
+    compileMissMs: Math.round(summary(missCompile).p50),
+    missSubmissionMs: Math.round(summary(missTotal).p50),
+    hitSubmissionMs: Math.round(hit.p50),
+  };
+}
+log('throughput, one worker');
+const pid = workers[0].child.pid;
+const cpuBefore = processCpuMs(pid);
+results.throughput1Worker = { c: await throughput(hello('c', C_HELLO), n(500)) };
+const jobs = n(500) + 1;
+results.workerCpuPerJobMs = Math.round(((processCpuMs(pid) - cpuBefore) / jobs) * 100) / 100;
+results.throughput1Worker.python = await throughput(hello('python', PY_HELLO), n(300));
+await stopWorkers(workers);
+
+// Two workers.
+log('throughput, two workers');
+workers = [startWorker(), startWorker()];
+await waitReady();
+results.throughput2Workers = {
+  c: await throughput(hello('c', C_HELLO), n(500)),
+  python: await throughput(hello('python', PY_HELLO), n(300)),
+};
+await stopWorkers(workers);
+
+await client.close();
+await server.cleanup();
+rmSync(sandboxRoot, { recursive: true, force: true });
+
+const fmt = (s) =>
+  `p50 ${s.p50.toFixed(1)}  p95 ${s.p95.toFixed(1)}  p99 ${s.p99.toFixed(1)} ms (${s.runs} runs)`;
+console.log(
+  `machine: ${results.machine.cores} cores, kernel ${results.machine.kernel}, node ${results.machine.node}`,
+);
+console.log(`latency, cached C, 1 test:       ${fmt(results.latencyCachedC)}`);
+console.log(`latency, cached Python, 1 test:  ${fmt(results.latencyCachedPython)}`);
+for (const [tests, s] of Object.entries(results.testsPerSubmission)) {
+  console.log(`C with ${String(tests).padStart(3)} tests:               ${fmt(s)}`);
+}
+for (const [language, c] of Object.entries(results.compileCache)) {
+  console.log(
+    `${language.padEnd(4)} compile miss ${c.compileMissMs} ms; submission hit ${c.hitSubmissionMs.toFixed(1)} ms vs miss ${c.missSubmissionMs.toFixed(1)} ms`,
+  );
+}
+console.log(
+  `throughput, 1 worker × 2 slots:  C ${results.throughput1Worker.c.perSecond}/s, Python ${results.throughput1Worker.python.perSecond}/s`,
+);
+console.log(
+  `throughput, 2 workers × 2 slots: C ${results.throughput2Workers.c.perSecond}/s, Python ${results.throughput2Workers.python.perSecond}/s`,
+);
+console.log(`worker CPU per job (not the program): ${results.workerCpuPerJobMs} ms`);
+mkdirSync(join(root, '.bench'), { recursive: true });
+writeFileSync(join(root, '.bench', 'e2e.json'), `${JSON.stringify(results, null, 2)}\n`);
