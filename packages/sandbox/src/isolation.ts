@@ -47,7 +47,7 @@ export interface Isolation {
 }
 
 /** The directory where programs run, inside the sandbox. */
-export const SANDBOX_WORK_DIR = '/work';
+export const SANDBOX_WORK_DIR = '/box';
 /** The uid and gid programs see inside the sandbox (mapped to the slot's host uid). */
 export const SANDBOX_UID = 1000;
 

@@ -100,7 +100,7 @@ describe('resource attacks', () => {
     expect(result.tests[0]?.truncated).toBe(true);
   });
 
-  it.each(['/work', '/tmp'])('2 GB written to %s fills its small tmpfs, not the host disk', async (dir) => {
+  it.each(['/box', '/tmp'])('2 GB written to %s fills its small tmpfs, not the host disk', async (dir) => {
     const before = await statfs(baseDir);
     // Files in a tmpfs are memory too: with room in the memory limit, the tmpfs size decides.
     const result = await attack('fill-dir.c', dir, { limits: { ...LIMITS, memoryInKb: 256 * 1024 } });

@@ -110,15 +110,15 @@ describe('bwrapArgv', () => {
       indexOfSequence(argv, ['--size', String(32 * 1024 * 1024), '--perms', '1777', '--tmpfs', '/tmp']),
     ).toBeGreaterThan(0);
     expect(
-      indexOfSequence(argv, ['--size', String(64 * 1024 * 1024), '--perms', '0755', '--tmpfs', '/work']),
+      indexOfSequence(argv, ['--size', String(64 * 1024 * 1024), '--perms', '0755', '--tmpfs', '/box']),
     ).toBeGreaterThan(0);
   });
 
   it('binds the files read-only into /work, after /work’s tmpfs so that it does not hide them', () => {
     const argv = bwrapArgv(options, command());
-    const work = indexOfSequence(argv, ['--tmpfs', '/work']);
-    const main = indexOfSequence(argv, ['--ro-bind', '/var/lib/runner/cache/abc/main', '/work/main']);
-    const pkg = indexOfSequence(argv, ['--ro-bind', '/var/lib/runner/cache/abc/pkg', '/work/pkg']);
+    const work = indexOfSequence(argv, ['--tmpfs', '/box']);
+    const main = indexOfSequence(argv, ['--ro-bind', '/var/lib/runner/cache/abc/main', '/box/main']);
+    const pkg = indexOfSequence(argv, ['--ro-bind', '/var/lib/runner/cache/abc/pkg', '/box/pkg']);
     expect(main).toBeGreaterThan(work);
     expect(pkg).toBeGreaterThan(work);
     expect(argv).not.toContain('--bind');
@@ -132,7 +132,7 @@ describe('bwrapArgv', () => {
   });
 
   it('starts in /work', () => {
-    expect(indexOfSequence(bwrapArgv(options, command()), ['--chdir', '/work'])).toBeGreaterThan(0);
+    expect(indexOfSequence(bwrapArgv(options, command()), ['--chdir', '/box'])).toBeGreaterThan(0);
   });
 
   it('clears the environment, then sets exactly the given variables', () => {
@@ -162,7 +162,7 @@ describe('bwrapArgv', () => {
       options,
       command({ files: [{ host: '/h/a b', name: 'a b' }], command: ['./main', '$(id)', '; rm -rf /'] }),
     );
-    expect(indexOfSequence(argv, ['--ro-bind', '/h/a b', '/work/a b'])).toBeGreaterThan(0);
+    expect(indexOfSequence(argv, ['--ro-bind', '/h/a b', '/box/a b'])).toBeGreaterThan(0);
     expect(argv.slice(-3)).toEqual(['./main', '$(id)', '; rm -rf /']);
   });
 
