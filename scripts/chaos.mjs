@@ -15,10 +15,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { decodeEvent } from '../packages/protocol/dist/index.js';
-import { startNatsServer } from '../packages/test-helpers/dist/index.js';
+import { readResults, startNatsServer } from '../packages/test-helpers/dist/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -239,26 +238,10 @@ const schedule = (async () => {
 await Promise.all([load, schedule]);
 log(`load done: ${expected.size} submitted; waiting for finals`);
 
-/** Every event in RESULTS, by id. */
-async function readResults() {
-  const jsm = await jetstreamManager(nc);
-  const events = new Map();
-  if ((await jsm.streams.info('RESULTS')).state.messages === 0) return events;
-  const consumer = await js.consumers.get('RESULTS', { deliver_policy: DeliverPolicy.All });
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    const event = decodeEvent(m.data);
-    events.set(event.submissionId, [...(events.get(event.submissionId) ?? []), event]);
-    if (m.info.pending === 0) break;
-  }
-  messages.stop();
-  return events;
-}
-
 let events = new Map();
 const settleBy = Date.now() + 180_000;
 for (;;) {
-  events = await readResults().catch(() => events);
+  events = await readResults(nc).catch(() => events);
   const missing = [...expected.keys()].filter(
     (id) => !(events.get(id) ?? []).some((e) => e.type === 'final'),
   );
@@ -266,7 +249,7 @@ for (;;) {
   await sleep(2000);
 }
 await sleep(ACK_WAIT_SEC * 1000 + 2000); // let any late duplicate show itself
-events = await readResults();
+events = await readResults(nc);
 
 const jsm = await jetstreamManager(nc);
 const leftInQueue = (await jsm.streams.info('SUBMISSIONS')).state.messages;

@@ -5,11 +5,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeEvent, type FinalEvent, type ResultEvent } from '@coderunner/protocol';
-import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
+import type { FinalEvent } from '@coderunner/protocol';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { readResults, startNatsServer, type NatsServer } from '@coderunner/test-helpers';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger, loadConfig, Worker, type WorkerConfig, type WorkerOptions } from '../src/index.js';
+
+export { readResults };
 
 /** Each worker of a test gets its own uid range, as separate hosts would. */
 let nextUidBase = 63000;
@@ -106,23 +108,6 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Every event stored in RESULTS, by submission id, read from the start of the stream. */
-export async function readResults(nc: NatsConnection): Promise<Map<string, ResultEvent[]>> {
-  const jsm = await jetstreamManager(nc);
-  const events = new Map<string, ResultEvent[]>();
-  const info = await jsm.streams.info('RESULTS');
-  if (info.state.messages === 0) return events;
-  const consumer = await jetstream(nc).consumers.get('RESULTS', { deliver_policy: DeliverPolicy.All });
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    const event = decodeEvent(m.data);
-    events.set(event.submissionId, [...(events.get(event.submissionId) ?? []), event]);
-    if (m.info.pending === 0) break;
-  }
-  messages.stop();
-  return events;
 }
 
 /** The finals of each id, waiting until every id in `ids` has one. */
