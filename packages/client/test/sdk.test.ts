@@ -161,6 +161,23 @@ describe('errors', () => {
     }
   });
 
+  it("refuses a submission larger than the server's max payload before sending it", async () => {
+    const small = await startNatsServer({ config: 'max_payload: 4096' });
+    const other = await connect({ servers: small.url });
+    try {
+      const error = await other
+        .submit({ id: 'too-large', ...sum, code: 'x'.repeat(10_000) })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'MESSAGE_TOO_LARGE', retryable: false });
+      expect((error as Error).message).toMatch(
+        /^the submission is \d+ bytes; the server accepts at most 4096$/,
+      );
+    } finally {
+      await other.close();
+      await small.cleanup();
+    }
+  });
+
   it('uses a connection the caller owns without closing it', async () => {
     const nc = await natsConnect({ servers: server.url });
     const borrowed = await connect({ connection: nc });
