@@ -3,16 +3,17 @@
  * de-duplication, and every kind of bad input answered without stopping the worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsServer } from '@coderunner/test-helpers';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { SEED_EXAMPLE, type FinalEvent } from '@coderunner/protocol';
 import type { Worker } from '../src/index.js';
 import {
   cSubmission,
   encoder,
   readResults,
-  removeTempDirs,
+  closeBus,
+  openBus,
   startWorker,
   waitFor,
   waitForFinals,
@@ -24,17 +25,13 @@ let js: JetStreamClient;
 let worker: Worker;
 
 beforeAll(async () => {
-  server = await startNatsServer();
+  ({ server, nc, js } = await openBus());
   worker = await startWorker(server.url, { RUNNER_LIMITS_MAXMESSAGEBYTES: '65536' });
-  nc = await connect({ servers: server.url });
-  js = jetstream(nc);
 });
 
 afterAll(async () => {
   await worker.stop();
-  await nc.close();
-  await server.cleanup();
-  await removeTempDirs();
+  await closeBus({ server, nc, js });
 });
 
 async function finalOf(id: string): Promise<FinalEvent> {
