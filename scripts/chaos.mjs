@@ -100,6 +100,24 @@ const KINDS = [
     },
   },
   {
+    name: 'go-correct',
+    verdict: 'success',
+    body: {
+      language: 'go',
+      code: 'package main\n\nimport "fmt"\n\nfunc main() {\n\tvar a, b int\n\tfmt.Scan(&a, &b)\n\tfmt.Println(a - b)\n}\n',
+      testCases: [{ input: '50 8', expectOutput: '42' }],
+    },
+  },
+  {
+    name: 'java-wrong',
+    verdict: 'wrong_answer',
+    body: {
+      language: 'java',
+      code: 'public class Main { public static void main(String[] a) { System.out.println("41"); } }',
+      testCases: [{ input: '', expectOutput: '42' }],
+    },
+  },
+  {
     name: 'invalid',
     verdict: 'invalid_submission',
     body: { language: 'c', code: '', timeLimitInMs: 999999999, testCases: [{ input: '' }] },

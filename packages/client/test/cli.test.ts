@@ -3,48 +3,22 @@
  * real nats-server and a real worker in this process: what it prints and the exit codes scripts
  * rely on.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FinalEvent, ResultEvent } from '@coderunner/protocol';
 import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
 import { createLogger, loadConfig, Worker } from '@coderunner/worker';
-
-const main = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+import { runCli, type Run } from './cli-runner.js';
 
 let server: NatsServer;
 let worker: Worker;
 let dir: string;
 const tempDirs: string[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of a child: no colours, and nothing of this shell's RUNNER_ settings. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra };
-  for (const key of Object.keys(env)) if (key.startsWith('RUNNER_') && !(key in extra)) delete env[key];
-  return env;
-}
-
 function cli(args: readonly string[], extra: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [main, ...args],
-      { cwd: dir, env: childEnv(extra), timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return runCli(dir, args, extra);
 }
 
 /** The CLI with `--server` pointing at the test server. */

@@ -15,6 +15,8 @@ export interface NatsServerOptions {
   args?: readonly string[];
   /** Enable JetStream (default true). */
   jetstream?: boolean;
+  /** Extra environment of the server process (variables the config refers to). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface NatsServer {
@@ -58,7 +60,10 @@ class NatsServerProcess implements NatsServer {
     if (this.options.jetstream !== false) args.push('-js', '-sd', this.storeDir);
     if (this.configFile) args.push('-c', this.configFile);
     args.push(...(this.options.args ?? []));
-    const child = spawn('nats-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nats-server', args, {
+      env: { ...process.env, ...this.options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${this.output}`)), 15_000);

@@ -39,15 +39,21 @@ export async function publishDeadLetter(ctx: WorkerContext, letter: DeadLetter):
 
 /**
  * Gives up on a submission: an `internal_error` final (when its id is readable and it has none)
- * and a dead letter.
+ * and a dead letter. The final says only `publicReason` (an error code, never a message: ours
+ * can name host paths); the dead letter, for operators, keeps the whole reason.
  */
-export async function giveUp(ctx: WorkerContext, letter: DeadLetter, attempt: number): Promise<void> {
+export async function giveUp(
+  ctx: WorkerContext,
+  letter: DeadLetter,
+  attempt: number,
+  publicReason: string,
+): Promise<void> {
   const id = readableSubmissionId(decodeMessage(letter.data).value);
   if (id) {
     const final = errorFinal(
       { submissionId: id, attempt: Math.max(1, attempt), workerId: ctx.workerId },
       'internal_error',
-      `the service could not judge this submission after ${letter.deliveries} deliveries: ${letter.reason}`,
+      `the service could not judge this submission after ${letter.deliveries} deliveries (${publicReason})`,
     );
     await publishFinalOnce(ctx, final);
   }
@@ -73,6 +79,7 @@ async function handleAdvisory(ctx: WorkerContext, m: JsMsg): Promise<void> {
         deliveries: advisory.deliveries,
       },
       advisory.deliveries,
+      'every delivery failed or timed out',
     );
     await ctx.jsm.streams.deleteMessage(stream, advisory.stream_seq).catch(() => false);
     ctx.log.warn(

@@ -147,6 +147,7 @@ export async function handleMessage(ctx: WorkerContext, m: JsMsg, signal?: Abort
           ctx,
           { data: m.data, streamSeq: m.seq, reason: `${code}: ${message}`, deliveries: attempt },
           attempt,
+          code,
         );
         m.term();
         return 'gave-up';

@@ -4,25 +4,20 @@
  * replicated streams; the server leading SUBMISSIONS is SIGKILLed in the middle of a load, and
  * every submission still ends with exactly one final, a success.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startNatsCluster, type NatsCluster } from '@coderunner/test-helpers';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Worker } from '../src/index.js';
-import { cSubmission, readResults, removeTempDirs, startWorker, waitFor } from './helpers.js';
-
-const accounts = readFileSync(
-  fileURLToPath(new URL('../../../deploy/nats/accounts.conf', import.meta.url)),
-  'utf8',
-);
-const passwords = {
-  NATS_WORKER_PASSWORD: 'worker-test-password',
-  NATS_CLIENT_PASSWORD: 'client-test-password',
-  NATS_ADMIN_PASSWORD: 'admin-test-password',
-  NATS_SYS_PASSWORD: 'sys-test-password',
-};
+import {
+  cSubmission,
+  DEPLOY_ACCOUNTS as accounts,
+  DEPLOY_PASSWORDS as passwords,
+  readResults,
+  removeTempDirs,
+  startWorker,
+  waitFor,
+} from './helpers.js';
 
 let cluster: NatsCluster;
 let nc: NatsConnection;

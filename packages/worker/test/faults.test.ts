@@ -32,26 +32,32 @@ beforeAll(async () => {
 afterAll(() => closeBus({ server, nc, js }));
 
 /** An engine whose sandbox "cannot start" for submissions whose id begins with `fault`. */
-async function faultyEngine(): Promise<{ engine: Engine; calls: Map<string, number[]> }> {
-  const engine = await createEngine({ baseDir: await tempDir(), uidBase: 63900, slots: 2 });
+async function faultyEngine(): Promise<{ engine: Engine; calls: Map<string, number[]>; baseDir: string }> {
+  const baseDir = await tempDir();
+  const engine = await createEngine({ baseDir, uidBase: 63900, slots: 2 });
   const calls = new Map<string, number[]>();
   const judge = engine.judge.bind(engine);
   engine.judge = (submission, options) => {
     if (!submission.id.startsWith('fault')) return judge(submission, options);
     calls.set(submission.id, [...(calls.get(submission.id) ?? []), Date.now()]);
-    return Promise.reject(new SandboxError('SANDBOX_START_FAILED', 'injected: the sandbox could not start'));
+    // Like a real one, the fault's message names a host path.
+    return Promise.reject(
+      new SandboxError('SANDBOX_START_FAILED', `injected: cannot create ${baseDir}/s0-1/box`),
+    );
   };
-  return { engine, calls };
+  return { engine, calls, baseDir };
 }
 
 describe('faults', () => {
   let worker: Worker;
   let calls: Map<string, number[]>;
+  let baseDir: string;
   const outcomes: JobOutcome[] = [];
 
   beforeAll(async () => {
     const faulty = await faultyEngine();
     calls = faulty.calls;
+    baseDir = faulty.baseDir;
     worker = await startWorker(
       server.url,
       { RUNNER_NATS_MAXDELIVER: '3', RUNNER_RUNNER_RETRYBACKOFFMS: '300,600' },
@@ -65,9 +71,11 @@ describe('faults', () => {
     const finals = await waitForFinals(nc, ['fault-1']);
     const final = (finals.get('fault-1') as FinalEvent[])[0] as FinalEvent;
     expect(final.status).toBe('internal_error');
-    expect(final.error).toMatch(
-      /after 3 deliveries: SANDBOX_START_FAILED: injected: the sandbox could not start/,
+    // The client learns the error code; the host path stays with the operators' dead letter.
+    expect(final.error).toBe(
+      'the service could not judge this submission after 3 deliveries (SANDBOX_START_FAILED)',
     );
+    expect(JSON.stringify(final)).not.toContain(baseDir);
     const times = calls.get('fault-1') ?? [];
     expect(times).toHaveLength(3);
     // Delays of 300 and 600 ms between the attempts, as configured.
@@ -80,6 +88,9 @@ describe('faults', () => {
     });
     expect(JSON.parse(letter?.string() ?? '{}')).toMatchObject({ id: 'fault-1' });
     expect(letter?.header.get('Coderunner-Deliveries')).toBe('3');
+    expect(letter?.header.get('Coderunner-Reason')).toBe(
+      `SANDBOX_START_FAILED: injected: cannot create ${baseDir}/s0-1/box`,
+    );
     await waitFor(async () => (await jsm.streams.info('SUBMISSIONS')).state.messages === 0);
   });
 

@@ -1,5 +1,6 @@
 /** Shared helpers of the worker's integration tests: real nats-server, real workers. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,19 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger, loadConfig, Worker, type WorkerConfig, type WorkerOptions } from '../src/index.js';
 
 export { readResults };
+
+/** The deployment's NATS accounts and permissions (deploy/nats/accounts.conf), as a server config. */
+export const DEPLOY_ACCOUNTS = readFileSync(
+  fileURLToPath(new URL('../../../deploy/nats/accounts.conf', import.meta.url)),
+  'utf8',
+);
+/** The passwords DEPLOY_ACCOUNTS reads from the server's environment. */
+export const DEPLOY_PASSWORDS = {
+  NATS_WORKER_PASSWORD: 'worker-test-password',
+  NATS_CLIENT_PASSWORD: 'client-test-password',
+  NATS_ADMIN_PASSWORD: 'admin-test-password',
+  NATS_SYS_PASSWORD: 'sys-test-password',
+};
 
 /** Each worker of a test gets its own uid range, as separate hosts would. */
 let nextUidBase = 63000;
