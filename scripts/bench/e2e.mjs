@@ -2,11 +2,13 @@
 // End-to-end benchmark: a local nats-server and worker processes, driven through the client.
 // Measures the latency from publish to `final` at low load, throughput at saturation with one and
 // two workers, how cost grows with the number of tests, compile-cache hits against misses, and
-// the worker's own CPU time per job (everything that is not the sandboxed program). Prints a
-// table and writes `.bench/e2e.json`. Needs root (the bwrap sandbox).
+// the worker's own CPU time per job (everything that is not the sandboxed program) — with
+// sandboxes made ahead (the default) and, in the full run, again with every sandbox set up per
+// run, for a before/after from one run. Prints a table and writes `.bench/e2e.json`. Needs root
+// (the bwrap sandbox).
 //
-//   node scripts/bench/e2e.mjs            # the full run (a few minutes)
-//   node scripts/bench/e2e.mjs --short    # a smoke run, for CI (not judged on speed)
+//   node scripts/bench/e2e.mjs            # the full run (several minutes)
+//   node scripts/bench/e2e.mjs --short    # a smoke run of the default mode, for CI (not judged on speed)
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect } from '../../packages/client/dist/index.js';
 import { startNatsServer } from '../../packages/test-helpers/dist/index.js';
 
@@ -37,10 +40,13 @@ const sandboxRoot = mkdtempSync(join(os.tmpdir(), 'coderunner-bench-'));
 chmodSync(sandboxRoot, 0o755);
 const server = await startNatsServer();
 const client = await connect({ servers: server.url });
+const watcher = await natsConnect({ servers: server.url });
 let serial = 0;
 let workerSerial = 0;
+/** Every worker not yet exited, killed if the run fails midway. */
+const liveWorkers = new Set();
 
-function startWorker() {
+function startWorker(warm = true) {
   const k = workerSerial++;
   const dir = join(sandboxRoot, `w${k}`);
   mkdirSync(dir, { recursive: true });
@@ -50,6 +56,7 @@ function startWorker() {
     RUNNER_RUNNER_SANDBOXBASEDIR: dir,
     RUNNER_RUNNER_UIDBASE: String(65500 + k * 8),
     RUNNER_RUNNER_MAXCONCURRENTJOBS: '2',
+    RUNNER_RUNNER_WARMSANDBOXES: String(warm),
     RUNNER_HTTP_PORT: '0',
     RUNNER_LOG_LEVEL: 'error',
   };
@@ -58,7 +65,10 @@ function startWorker() {
     // The worker logs (JSON, errors only) to standard output: keep them on this one's standard error.
     stdio: ['ignore', 2, 2],
   });
-  return { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  const worker = { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  liveWorkers.add(worker);
+  void worker.exited.then(() => liveWorkers.delete(worker));
+  return worker;
 }
 
 async function stopWorkers(workers) {
@@ -110,15 +120,31 @@ async function latency(body, runs) {
   return summary(values);
 }
 
-/** Everything at once: submissions per second until every final is in. */
+/**
+ * Everything at once: submissions per second until every final is in. The finals are counted
+ * from one subscription to the result subjects, as a busy client would, rather than with a
+ * replay per submission (which would load the server and this process more than the workers).
+ */
 async function throughput(body, count) {
   await client.submitAndWait({ id: `bench-${serial++}`, ...body }); // compile once, cached after
-  const ids = Array.from({ length: count }, () => `bench-${serial++}`);
+  const ids = new Set(Array.from({ length: count }, () => `bench-${serial++}`));
+  let failed = 0;
+  let done;
+  const allIn = new Promise((resolve) => (done = resolve));
+  const sub = watcher.subscribe('submission.result.*', {
+    callback: (_error, msg) => {
+      const event = JSON.parse(new TextDecoder().decode(msg.data));
+      if (event.type !== 'final' || !ids.delete(event.submissionId)) return;
+      if (event.status !== 'success') failed++;
+      if (ids.size === 0) done();
+    },
+  });
+  await watcher.flush();
   const started = performance.now();
-  await Promise.all(ids.map((id) => client.submit({ id, ...body })));
-  const finals = await Promise.all(ids.map((id) => client.waitForFinal(id)));
+  await Promise.all([...ids].map((id) => client.submit({ id, ...body })));
+  await allIn;
   const seconds = (performance.now() - started) / 1000;
-  const failed = finals.filter((f) => f.status !== 'success').length;
+  sub.unsubscribe();
   if (failed > 0) throw new Error(`${failed} submissions did not succeed`);
   return {
     perSecond: Math.round((count / seconds) * 10) / 10,
@@ -132,85 +158,109 @@ const results = {
   short: args.short,
 };
 
-// One worker.
-let workers = [startWorker()];
-await waitReady();
-log('latency at low load');
-results.latencyCachedC = await latency(hello('c', C_HELLO), n(100));
-results.latencyCachedPython = await latency(hello('python', PY_HELLO), n(50));
-log('tests per submission');
-results.testsPerSubmission = {};
-for (const tests of [1, 10, 100]) {
-  results.testsPerSubmission[tests] = await latency(hello('c', C_HELLO, tests), n(tests === 100 ? 5 : 20));
-}
-log('compile cache');
-results.compileCache = {};
-for (const [language, code] of [
-  ['cpp', '#include <iostream>\nint main(){std::cout<<"hello"<<std::endl;}'],
-  ['java', 'public class Main{public static void main(String[] a){System.out.println("hello");}}'],
-]) {
-  const missCompile = [];
-  const missTotal = [];
-  for (let i = 0; i < n(5); i++) {
-    const started = performance.now();
-    const final = await client.submitAndWait({
-      id: `bench-${serial++}`,
-      ...hello(language, `${code}\n// ${serial}`),
-    });
-    missTotal.push(performance.now() - started);
-    missCompile.push(final.compile?.timeInMs ?? 0);
+/**
+ * Latency, tests per submission, throughput and the worker's CPU per job, with sandboxes made
+ * ahead (warm) or every sandbox set up on the critical path (cold).
+ */
+async function measureMode(warm) {
+  const mode = warm ? 'warm' : 'cold';
+  const out = {};
+  let workers = [startWorker(warm)];
+  await waitReady();
+  log(`${mode}: latency at low load`);
+  out.latencyCachedC = await latency(hello('c', C_HELLO), n(100));
+  out.latencyCachedPython = await latency(hello('python', PY_HELLO), n(50));
+  log(`${mode}: tests per submission`);
+  out.testsPerSubmission = {};
+  for (const tests of [1, 10, 100]) {
+    out.testsPerSubmission[tests] = await latency(hello('c', C_HELLO, tests), n(tests === 100 ? 5 : 20));
   }
-  const hit = await latency(hello(language, code), n(10));
-  results.compileCache[language] = {
-    compileMissMs: Math.round(summary(missCompile).p50),
-    missSubmissionMs: Math.round(summary(missTotal).p50),
-    hitSubmissionMs: Math.round(hit.p50),
-  };
+  if (warm) {
+    log('compile cache');
+    out.compileCache = {};
+    for (const [language, code] of [
+      ['cpp', '#include <iostream>\nint main(){std::cout<<"hello"<<std::endl;}'],
+      ['java', 'public class Main{public static void main(String[] a){System.out.println("hello");}}'],
+    ]) {
+      const missCompile = [];
+      const missTotal = [];
+      for (let i = 0; i < n(5); i++) {
+        const started = performance.now();
+        const final = await client.submitAndWait({
+          id: `bench-${serial++}`,
+          ...hello(language, `${code}\n// ${serial}`),
+        });
+        missTotal.push(performance.now() - started);
+        missCompile.push(final.compile?.timeInMs ?? 0);
+      }
+      const hit = await latency(hello(language, code), n(10));
+      out.compileCache[language] = {
+        compileMissMs: Math.round(summary(missCompile).p50),
+        missSubmissionMs: Math.round(summary(missTotal).p50),
+        hitSubmissionMs: Math.round(hit.p50),
+      };
+    }
+  }
+  log(`${mode}: throughput, one worker`);
+  const pid = workers[0].child.pid;
+  const cpuBefore = processCpuMs(pid);
+  out.throughput1Worker = { c: await throughput(hello('c', C_HELLO), n(500)) };
+  const jobs = n(500) + 1;
+  out.workerCpuPerJobMs = Math.round(((processCpuMs(pid) - cpuBefore) / jobs) * 100) / 100;
+  out.throughput1Worker.python = await throughput(hello('python', PY_HELLO), n(300));
+  await stopWorkers(workers);
+
+  log(`${mode}: throughput, two workers`);
+  workers = [startWorker(warm), startWorker(warm)];
+  try {
+    await waitReady();
+    out.throughput2Workers = {
+      c: await throughput(hello('c', C_HELLO), n(500)),
+      python: await throughput(hello('python', PY_HELLO), n(300)),
+    };
+  } finally {
+    await stopWorkers(workers);
+  }
+  return out;
 }
-log('throughput, one worker');
-const pid = workers[0].child.pid;
-const cpuBefore = processCpuMs(pid);
-results.throughput1Worker = { c: await throughput(hello('c', C_HELLO), n(500)) };
-const jobs = n(500) + 1;
-results.workerCpuPerJobMs = Math.round(((processCpuMs(pid) - cpuBefore) / jobs) * 100) / 100;
-results.throughput1Worker.python = await throughput(hello('python', PY_HELLO), n(300));
-await stopWorkers(workers);
 
-// Two workers.
-log('throughput, two workers');
-workers = [startWorker(), startWorker()];
-await waitReady();
-results.throughput2Workers = {
-  c: await throughput(hello('c', C_HELLO), n(500)),
-  python: await throughput(hello('python', PY_HELLO), n(300)),
-};
-await stopWorkers(workers);
-
-await client.close();
-await server.cleanup();
-rmSync(sandboxRoot, { recursive: true, force: true });
+try {
+  results.warm = await measureMode(true);
+  if (!args.short) results.cold = await measureMode(false);
+} finally {
+  for (const w of liveWorkers) w.child.kill('SIGKILL');
+  await client.close();
+  await watcher.close();
+  await server.cleanup();
+  rmSync(sandboxRoot, { recursive: true, force: true });
+}
 
 const fmt = (s) =>
   `p50 ${s.p50.toFixed(1)}  p95 ${s.p95.toFixed(1)}  p99 ${s.p99.toFixed(1)} ms (${s.runs} runs)`;
 console.log(
   `machine: ${results.machine.cores} cores, kernel ${results.machine.kernel}, node ${results.machine.node}`,
 );
-console.log(`latency, cached C, 1 test:       ${fmt(results.latencyCachedC)}`);
-console.log(`latency, cached Python, 1 test:  ${fmt(results.latencyCachedPython)}`);
-for (const [tests, s] of Object.entries(results.testsPerSubmission)) {
-  console.log(`C with ${String(tests).padStart(3)} tests:               ${fmt(s)}`);
-}
-for (const [language, c] of Object.entries(results.compileCache)) {
+for (const [mode, r] of Object.entries(results).filter(([key]) => key === 'warm' || key === 'cold')) {
   console.log(
-    `${language.padEnd(4)} compile miss ${c.compileMissMs} ms; submission hit ${c.hitSubmissionMs.toFixed(1)} ms vs miss ${c.missSubmissionMs.toFixed(1)} ms`,
+    `\n${mode === 'warm' ? 'sandboxes made ahead (the default)' : 'every sandbox set up per run (cold)'}`,
   );
+  console.log(`latency, cached C, 1 test:       ${fmt(r.latencyCachedC)}`);
+  console.log(`latency, cached Python, 1 test:  ${fmt(r.latencyCachedPython)}`);
+  for (const [tests, s] of Object.entries(r.testsPerSubmission)) {
+    console.log(`C with ${String(tests).padStart(3)} tests:               ${fmt(s)}`);
+  }
+  for (const [language, c] of Object.entries(r.compileCache ?? {})) {
+    console.log(
+      `${language.padEnd(4)} compile miss ${c.compileMissMs} ms; submission hit ${c.hitSubmissionMs.toFixed(1)} ms vs miss ${c.missSubmissionMs.toFixed(1)} ms`,
+    );
+  }
+  console.log(
+    `throughput, 1 worker × 2 slots:  C ${r.throughput1Worker.c.perSecond}/s, Python ${r.throughput1Worker.python.perSecond}/s`,
+  );
+  console.log(
+    `throughput, 2 workers × 2 slots: C ${r.throughput2Workers.c.perSecond}/s, Python ${r.throughput2Workers.python.perSecond}/s`,
+  );
+  console.log(`worker CPU per job (not the program): ${r.workerCpuPerJobMs} ms`);
 }
-console.log(
-  `throughput, 1 worker × 2 slots:  C ${results.throughput1Worker.c.perSecond}/s, Python ${results.throughput1Worker.python.perSecond}/s`,
-);
-console.log(
-  `throughput, 2 workers × 2 slots: C ${results.throughput2Workers.c.perSecond}/s, Python ${results.throughput2Workers.python.perSecond}/s`,
-);
-console.log(`worker CPU per job (not the program): ${results.workerCpuPerJobMs} ms`);
 mkdirSync(join(root, '.bench'), { recursive: true });
 writeFileSync(join(root, '.bench', 'e2e.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -8,10 +8,12 @@
  *   - bare: the program compiled once into a temp dir with the registry's own compile command,
  *     then started with child_process.spawn (no sandbox, no cgroup), stdin piped, output read;
  *     the wall time from spawn to the close of its outputs;
- *   - sandboxed: `engine.judge()` of a one-test submission (same code, so the compile comes from
- *     the compile cache; every measured run checks `compile.cached === true`), recording the
- *     test's `wallTimeInMs`, `timeUsedInMs` (CPU, from the cgroup) and `memoryUsedInKb`, and the
- *     end-to-end time of the judge() call.
+ *   - sandboxed, twice: `engine.judge()` of a one-test submission (same code, so the compile
+ *     comes from the compile cache; every measured run checks `compile.cached === true`) by an
+ *     engine that makes each slot's next sandbox ahead of time (warm; the engine is left idle
+ *     30 ms first, as at low load) and by one that sets every sandbox up on the run's critical
+ *     path (cold), recording the test's `wallTimeInMs`, `timeUsedInMs` (CPU, from the cgroup)
+ *     and `memoryUsedInKb`, and the end-to-end time of the judge() call.
  * Bare and sandboxed runs alternate (which goes first alternates too), so that a drift of the
  * machine affects both alike. The CPU loop shows whether the overhead is a constant (start-up of
  * the sandbox) or grows with run time.
@@ -39,6 +41,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const JSON_PATH = join(ROOT, '.bench', 'sandbox.json');
 const ALL_LANGUAGES = ['c', 'cpp', 'go', 'python', 'java', 'javascript'];
 const WARMUP_RUNS = 3;
+/** Idle time before a warm run (ms), as between submissions at low load. */
+const IDLE_MS = 30;
 const CPU_WARMUP_RUNS = 1;
 const MEMORY_MB = 256;
 /** The environment of the sandbox's runs (isolation.ts), also given to the bare runs. */
@@ -359,24 +363,46 @@ async function runSandboxed(engine, language, program, expectCached) {
 // ---------------------------------------------------------------------------------------------
 // One language, one program
 
-/** Warm-up runs, then measured runs alternating bare and sandboxed. */
-async function measure(engine, language, program, { warmups, runs }) {
-  const bare = await compileBare(engine.registry.languages.get(language), program.code);
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Warm-up runs, then measured runs alternating bare, sandboxed with sandboxes made ahead (warm)
+ * and sandboxed without (cold). Before each warm run the engine is left idle for a moment, as at
+ * low load, so that the slot's next sandbox is ready: that set-up is what "made ahead" moves off
+ * the critical path (judge() shows any wait for it).
+ */
+async function measure(engines, language, program, { warmups, runs }) {
+  const bare = await compileBare(engines.warm.registry.languages.get(language), program.code);
   try {
     for (let i = 0; i < warmups; i++) {
       await runBare(bare, program);
-      await runSandboxed(engine, language, program, i > 0);
+      await runSandboxed(engines.warm, language, program, i > 0);
+      await runSandboxed(engines.cold, language, program, i > 0);
     }
-    const samples = { bareMs: [], testWallMs: [], judgeMs: [], cpuMs: [], memoryKb: [] };
+    const samples = {
+      bareMs: [],
+      testWallMs: [],
+      judgeMs: [],
+      cpuMs: [],
+      memoryKb: [],
+      coldWallMs: [],
+      coldJudgeMs: [],
+      coldCpuMs: [],
+    };
     for (let i = 0; i < runs; i++) {
       // Alternate which goes first, so that neither always follows the other's clean-up.
       if (i % 2 === 0) samples.bareMs.push(await runBare(bare, program));
-      const run = await runSandboxed(engine, language, program, true);
+      const cold = await runSandboxed(engines.cold, language, program, true);
+      await pause(IDLE_MS);
+      const run = await runSandboxed(engines.warm, language, program, true);
       if (i % 2 === 1) samples.bareMs.push(await runBare(bare, program));
       samples.testWallMs.push(run.wallMs);
       samples.judgeMs.push(run.judgeMs);
       samples.cpuMs.push(run.cpuMs);
       samples.memoryKb.push(run.memoryKb);
+      samples.coldWallMs.push(cold.wallMs);
+      samples.coldJudgeMs.push(cold.judgeMs);
+      samples.coldCpuMs.push(cold.cpuMs);
     }
     return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, summarize(values)]));
   } finally {
@@ -428,31 +454,36 @@ function printResults(title, results) {
   printTable(
     [
       'language',
-      'bare median ms',
-      'sandboxed test median ms',
-      'overhead ms',
-      'ratio',
-      'judge() median ms',
-      'cpu ms',
+      'bare ms',
+      'cold test ms',
+      'cold overhead',
+      'warm test ms',
+      'warm overhead',
+      'warm ratio',
+      'judge() cold / warm',
+      'cpu ms cold / warm',
       'memory KB',
     ],
     entries.map(([language, r]) => [
       language,
       fixed(r.bareMs.median),
+      fixed(r.coldWallMs.median),
+      fixed(r.coldWallMs.median - r.bareMs.median),
       fixed(r.testWallMs.median),
       fixed(r.testWallMs.median - r.bareMs.median),
       `${fixed(r.testWallMs.median / r.bareMs.median, 2)}x`,
-      fixed(r.judgeMs.median),
-      fixed(r.cpuMs.median),
+      `${fixed(r.coldJudgeMs.median)} / ${fixed(r.judgeMs.median)}`,
+      `${fixed(r.coldCpuMs.median)} / ${fixed(r.cpuMs.median)}`,
       Math.round(r.memoryKb.median),
     ]),
   );
   console.log('p90 ms:');
   printTable(
-    ['language', 'bare p90', 'sandboxed test p90', 'judge() p90'],
+    ['language', 'bare p90', 'cold test p90', 'warm test p90', 'judge() warm p90'],
     entries.map(([language, r]) => [
       language,
       fixed(r.bareMs.p90),
+      fixed(r.coldWallMs.p90),
       fixed(r.testWallMs.p90),
       fixed(r.judgeMs.p90),
     ]),
@@ -472,7 +503,18 @@ async function freshBaseDir() {
 async function main() {
   const options = parseOptions();
   const baseDir = options.base ?? (await freshBaseDir());
-  const engine = await createEngine({ sandboxType: options.type, baseDir, slots: 1 });
+  const engine = await createEngine({ sandboxType: options.type, baseDir, slots: 1, uidBase: 61900 });
+  // The same sandbox without sandboxes made ahead: every run sets its own up (its own base dir
+  // and uid, so that the two never share a slot).
+  const coldDir = await freshBaseDir();
+  const cold = await createEngine({
+    sandboxType: options.type,
+    baseDir: coldDir,
+    slots: 1,
+    uidBase: 61910,
+    warmSandboxes: false,
+  });
+  const engines = { warm: engine, cold };
   const facts = machineFacts(engine);
   printMachine(facts);
   console.log(
@@ -489,7 +531,7 @@ async function main() {
         const cpu = program.kind === 'cpu';
         process.stderr.write(`  ${language} ${program.kind}...\n`);
         try {
-          results[program.kind][language] = await measure(engine, language, program, {
+          results[program.kind][language] = await measure(engines, language, program, {
             warmups: cpu ? CPU_WARMUP_RUNS : WARMUP_RUNS,
             runs: cpu ? options.cpuRuns : options.runs,
           });
@@ -501,14 +543,17 @@ async function main() {
     }
   } finally {
     await engine.close();
+    await cold.close();
     if (options.base === undefined) await rm(baseDir, { recursive: true, force: true });
+    await rm(coldDir, { recursive: true, force: true });
   }
 
   printResults(`Hello world, one test run (${options.runs} runs)`, results.hello);
   printResults(`CPU-bound loop, one test run (${options.cpuRuns} runs)`, results.cpu);
   console.log(
-    "\nbare: spawn to close of the outputs, no sandbox; sandboxed test: the engine's wallTimeInMs " +
-      "(spawn to exit, whole ms); judge(): the whole call; cpu ms and memory KB: from the run's cgroup.",
+    "\nbare: spawn to close of the outputs, no sandbox; test: the engine's wallTimeInMs (cold: from the " +
+      'spawn of the sandbox; warm: from the start of the program in a sandbox made ahead) to exit; ' +
+      "judge(): the whole call; cpu ms and memory KB: from the run's cgroup.",
   );
   console.log(`total ${fixed((performance.now() - started) / 1000)} s`);
 

@@ -19,7 +19,7 @@ import type { CgroupManager } from './cgroup/types.js';
 import { CompileCache } from './compile-cache.js';
 import { compile } from './compile-step.js';
 import { SandboxError } from './errors.js';
-import { Executor } from './executor.js';
+import { Executor, runName } from './executor.js';
 import {
   BwrapIsolation,
   DirectIsolation,
@@ -33,6 +33,7 @@ import { loadRegistry, type Registry } from './registry.js';
 import { SlotPool } from './slot-pool.js';
 import { runTest, skippedTest } from './test-step.js';
 import { probeToolchains, type LanguageInfo } from './toolchains.js';
+import { WarmPool } from './warm.js';
 import { findExecutable } from './which.js';
 
 /** Progress of a job, in order: one `compiled`, then one `test` per test case. */
@@ -213,10 +214,11 @@ export class Engine {
     }
   }
 
-  /** Stops taking jobs and waits for those in flight. */
+  /** Stops taking jobs, waits for those in flight, and destroys the sandboxes made ahead. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
+    await this.executor.warm?.close();
   }
 }
 
@@ -275,6 +277,7 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
   };
 
   let isolation: Isolation;
+  let warm: WarmPool | undefined;
   if (options.sandboxType === 'bwrap') {
     const bwrap = await findExecutable('bwrap');
     const setpriv = await findExecutable('setpriv');
@@ -292,12 +295,22 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
     }
     environment.bwrap = bwrap;
     environment.setpriv = setpriv;
-    isolation = new BwrapIsolation({
+    const bwrapIsolation = new BwrapIsolation({
       bwrap,
       setpriv,
       uidBase: options.uidBase,
       system: await systemView(join(baseDir, 'etc')),
     });
+    isolation = bwrapIsolation;
+    if (options.warmSandboxes && cgroups) {
+      const roBinds = [...new Set([...registry.languages.values()].flatMap((l) => l.roBinds))];
+      warm = new WarmPool(
+        { workDirBytes: options.runWorkDirBytes, tmpBytes: options.runTmpBytes, roBinds },
+        bwrapIsolation,
+        cgroups,
+        (slot) => runName(slot, 'w'),
+      );
+    }
   } else {
     isolation = new DirectIsolation(join(baseDir, 'runs'));
   }
@@ -305,5 +318,14 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
   const cache = new CompileCache(join(baseDir, 'cache'), options.cacheMaxBytes);
   await cache.load();
   const toolchains = await probeToolchains(registry);
-  return new Engine(options, registry, toolchains, new Executor(isolation, cgroups), cache, environment);
+  const engine = new Engine(
+    options,
+    registry,
+    toolchains,
+    new Executor(isolation, cgroups, warm),
+    cache,
+    environment,
+  );
+  for (let slot = 0; slot < options.slots; slot++) warm?.refill(slot);
+  return engine;
 }

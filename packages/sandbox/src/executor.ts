@@ -7,6 +7,7 @@ import type { CgroupManager } from './cgroup/types.js';
 import { SandboxError } from './errors.js';
 import type { IsolatedCommand, Isolation } from './isolation.js';
 import { JOIN_FAILED_EXIT, joinArgv, launch, type LaunchOutcome } from './launcher.js';
+import { WarmUnavailable, type WarmPool } from './warm.js';
 
 export interface ExecuteRequest extends IsolatedCommand {
   stdin: string | Buffer;
@@ -24,14 +25,43 @@ export interface ExecuteRequest extends IsolatedCommand {
 /** Numbers runs across every engine of the process, so that their cgroup names never collide. */
 let runCounter = 0;
 
+/**
+ * A fresh cgroup name for a slot: `s<slot>-<pid>-<n>` for a run, `w<slot>-<pid>-<n>` for a
+ * sandbox made ahead (the start-up sweep relies on the pattern).
+ */
+export function runName(slot: number, kind: 's' | 'w' = 's'): string {
+  return `${kind}${slot}-${process.pid}-${++runCounter}`;
+}
+
 export class Executor {
   constructor(
     readonly isolation: Isolation,
     private readonly cgroups: CgroupManager | undefined,
+    /** Sandboxes made ahead for test runs (bwrap only). */
+    readonly warm?: WarmPool,
   ) {}
 
-  async execute(request: ExecuteRequest): Promise<LaunchOutcome> {
-    const runId = `s${request.slot}-${process.pid}-${++runCounter}`;
+  /**
+   * Runs a command in a sandbox. `reuse`: the run may take the slot's sandbox made ahead (test
+   * runs); the slot gets a new one after the run.
+   */
+  async execute(request: ExecuteRequest, reuse = false): Promise<LaunchOutcome> {
+    const placement = reuse ? this.warm?.placementFor(request) : undefined;
+    if (!this.warm || !placement) return this.executeCold(request);
+    const sandbox = await this.warm.take(request.slot);
+    try {
+      if (sandbox) return checked(await sandbox.run(request, placement), this.isolation.type);
+    } catch (error) {
+      if (!(error instanceof WarmUnavailable)) throw asStartFailure(error);
+    } finally {
+      await sandbox?.destroy();
+      this.warm.refill(request.slot);
+    }
+    return this.executeCold(request);
+  }
+
+  private async executeCold(request: ExecuteRequest): Promise<LaunchOutcome> {
+    const runId = runName(request.slot);
     const cgroup = await this.cgroups
       ?.create(runId, { memoryBytes: request.memoryBytes, pids: request.pids })
       .catch((error: unknown) => {
@@ -60,29 +90,9 @@ export class Executor {
         statusFd: prepared.statusFd,
         ...(request.signal ? { signal: request.signal } : {}),
       });
-      if (outcome.killedFor === 'cancelled') throw new SandboxError('CANCELLED', 'the job was cancelled');
-      const joinFailed =
-        outcome.exitCode === JOIN_FAILED_EXIT && outcome.stderr.includes('coderunner: cannot join');
-      // bubblewrap reports its pid before it sets the sandbox up, so a set-up failure shows only
-      // as its own message and status 1. (A program that imitates it only fails its own job.)
-      const setupFailed =
-        this.isolation.type === 'bwrap' &&
-        outcome.exitCode === 1 &&
-        outcome.stdoutBytes === 0 &&
-        outcome.stderr.subarray(0, 7).toString() === 'bwrap: ';
-      if (!outcome.started || joinFailed || setupFailed) {
-        const detail = outcome.stderr.toString('utf8').trim().split('\n').slice(-3).join(' / ');
-        throw new SandboxError(
-          'SANDBOX_START_FAILED',
-          `the sandbox could not start the program: ${detail || 'no detail'}`,
-        );
-      }
-      return outcome;
+      return checked(outcome, this.isolation.type);
     } catch (error) {
-      if (error instanceof SandboxError) throw error;
-      throw new SandboxError('SANDBOX_START_FAILED', `the sandbox failed: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw asStartFailure(error);
     } finally {
       await prepared?.cleanup().catch(() => undefined);
       if (cgroup) {
@@ -91,4 +101,33 @@ export class Executor {
       }
     }
   }
+}
+
+/** The outcome, unless it shows a cancelled job or a sandbox that failed before the program. */
+function checked(outcome: LaunchOutcome, isolation: Isolation['type']): LaunchOutcome {
+  if (outcome.killedFor === 'cancelled') throw new SandboxError('CANCELLED', 'the job was cancelled');
+  const joinFailed =
+    outcome.exitCode === JOIN_FAILED_EXIT && outcome.stderr.includes('coderunner: cannot join');
+  // bubblewrap reports its pid before it sets the sandbox up, so a set-up failure shows only
+  // as its own message and status 1. (A program that imitates it only fails its own job.)
+  const setupFailed =
+    isolation === 'bwrap' &&
+    outcome.exitCode === 1 &&
+    outcome.stdoutBytes === 0 &&
+    outcome.stderr.subarray(0, 7).toString() === 'bwrap: ';
+  if (!outcome.started || joinFailed || setupFailed) {
+    const detail = outcome.stderr.toString('utf8').trim().split('\n').slice(-3).join(' / ');
+    throw new SandboxError(
+      'SANDBOX_START_FAILED',
+      `the sandbox could not start the program: ${detail || 'no detail'}`,
+    );
+  }
+  return outcome;
+}
+
+function asStartFailure(error: unknown): SandboxError {
+  if (error instanceof SandboxError) return error;
+  return new SandboxError('SANDBOX_START_FAILED', `the sandbox failed: ${(error as Error).message}`, {
+    cause: error,
+  });
 }

@@ -4,7 +4,7 @@
  * wall-clock limit, the CPU limit (polled from the cgroup) and the output caps are enforced
  * from outside, by killing the whole run.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { RunCgroup } from './cgroup/types.js';
@@ -72,7 +72,7 @@ const JOIN_SCRIPT = [
 export function joinArgv(
   command: readonly string[],
   cgroup: RunCgroup | undefined,
-  stackKb: number,
+  stackKb: number | 'unlimited',
 ): string[] {
   const procs = cgroup?.procsFiles ?? [];
   return ['/bin/sh', '-c', JOIN_SCRIPT, 'sh', String(stackKb), String(procs.length), ...procs, ...command];
@@ -90,29 +90,75 @@ export function signalName(number: number): string {
   return signalNames.get(number) ?? `SIG${number}`;
 }
 
-function readJsonStatus(stream: Readable | null | undefined): Promise<boolean> {
-  if (!stream) return Promise.resolve(false);
+/** The host pid of the sandbox's first process, from bubblewrap's JSON status. */
+function readChildPid(stream: Readable | null | undefined): Promise<number | undefined> {
+  if (!stream) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     let text = '';
+    const found = (): number | undefined => {
+      const match = /"child-pid":\s*(\d+)/.exec(text);
+      return match ? Number(match[1]) : undefined;
+    };
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
       text += chunk;
-      if (text.includes('"child-pid"')) resolve(true);
+      const pid = found();
+      if (pid !== undefined) resolve(pid);
     });
-    stream.on('error', () => resolve(false));
-    stream.on('close', () => resolve(text.includes('"child-pid"')));
+    stream.on('error', () => resolve(undefined));
+    stream.on('close', () => resolve(found()));
   });
 }
 
-export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
+/** A host command started, its program not necessarily yet: see `supervise`. */
+export interface Spawned {
+  child: ChildProcess;
+  /** With a status fd: whether the sandbox got as far as starting its program. */
+  started: Promise<boolean>;
+  /** With a status fd: the host pid of the sandbox's first process. */
+  childPid: Promise<number | undefined>;
+  /** Set when the command could not be started at all (ENOENT, EACCES, …). */
+  failure?: Error;
+}
+
+/**
+ * Starts the host command with pipes for its standard streams, bubblewrap's status on fd 3
+ * (`statusFd`) and, with `controlFd`, a pipe it reads on fd 4.
+ */
+export function spawnHost(
+  request: Pick<LaunchRequest, 'argv' | 'env' | 'cwd' | 'statusFd'>,
+  controlFd = false,
+): Spawned {
   const stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
-  if (request.statusFd) stdio.push('pipe');
-  const started = performance.now();
+  if (request.statusFd || controlFd) stdio.push(request.statusFd ? 'pipe' : 'ignore');
+  if (controlFd) stdio.push('pipe');
   const child = spawn(request.argv[0] as string, request.argv.slice(1), {
     cwd: request.cwd,
     env: request.env,
     stdio,
   });
+  const childPid = request.statusFd ? readChildPid(child.stdio[3] as Readable) : Promise.resolve(undefined);
+  const spawned: Spawned = {
+    child,
+    childPid,
+    started: request.statusFd ? childPid.then((pid) => pid !== undefined) : Promise.resolve(true),
+  };
+  child.once('error', (error) => (spawned.failure = error));
+  return spawned;
+}
+
+/** Starts a command under its limits and waits for it: `spawnHost` then `supervise`. */
+export function launch(request: LaunchRequest): Promise<LaunchOutcome> {
+  return supervise(spawnHost(request), request);
+}
+
+/**
+ * Feeds a started command its input and watches it to the end under its limits; the wall-clock
+ * limit and the wall time count from this call.
+ */
+export async function supervise(spawned: Spawned, request: LaunchRequest): Promise<LaunchOutcome> {
+  const { child } = spawned;
+  const started = performance.now();
   const stdout = new OutputBuffer(request.stdoutLimit);
   const stderr = new OutputBuffer(request.stderrLimit);
   let killedFor: KillReason | undefined;
@@ -123,13 +169,15 @@ export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
     void request.cgroup?.killAll().catch(() => undefined);
   };
 
-  const status = request.statusFd ? readJsonStatus(child.stdio[3] as Readable) : Promise.resolve(true);
   child.stdout?.on('data', (chunk: Buffer) => {
     if (!stdout.push(chunk)) kill('output');
   });
   child.stderr?.on('data', (chunk: Buffer) => {
     if (!stderr.push(chunk) && request.stderrOverflow === 'kill') kill('output');
   });
+  // A sandbox set up ahead may have had its streams paused until now.
+  child.stdout?.resume();
+  child.stderr?.resume();
   const stdin = child.stdin as Writable;
   stdin.on('error', () => undefined); // EPIPE: the program did not read all of its input.
   stdin.end(request.stdin);
@@ -152,6 +200,9 @@ export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
 
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
+      if (spawned.failure) return resolve({ code: null, signal: null, error: spawned.failure });
+      if (child.exitCode !== null || child.signalCode !== null)
+        return resolve({ code: child.exitCode, signal: child.signalCode });
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
     },
@@ -185,6 +236,6 @@ export async function launch(request: LaunchRequest): Promise<LaunchOutcome> {
     memoryPeakKb: usage ? Math.ceil(usage.memoryPeakBytes / 1024) : null,
     oomKilled: usage?.oomKilled ?? false,
     killedFor,
-    started: await status,
+    started: await spawned.started,
   };
 }

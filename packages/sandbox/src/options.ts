@@ -37,6 +37,11 @@ export interface EngineOptions {
   compileTmpBytes?: number;
   /** Name of the engine's parent cgroup in each hierarchy. Default `coderunner`. */
   cgroupName?: string;
+  /**
+   * Set up each slot's next test-run sandbox ahead of time, off the critical path (bwrap only).
+   * Default true.
+   */
+  warmSandboxes?: boolean;
 }
 
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'registry'>>;
@@ -63,6 +68,7 @@ export function withDefaults(options: EngineOptions): ResolvedEngineOptions {
     runTmpBytes: options.runTmpBytes ?? 64 * 1024 * 1024,
     compileTmpBytes: options.compileTmpBytes ?? 512 * 1024 * 1024,
     cgroupName: options.cgroupName ?? 'coderunner',
+    warmSandboxes: options.warmSandboxes ?? true,
   };
   if (!['bwrap', 'direct'].includes(resolved.sandboxType)) {
     throw new SandboxError(

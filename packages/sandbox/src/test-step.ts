@@ -41,25 +41,28 @@ export async function runTest(
     Object.entries(language.runEnv).map(([name, value]) => [name, expandTemplate(value, limits.memoryInKb)]),
   );
   const outputLimit = limits.outputInKb * 1024;
-  const outcome = await ctx.executor.execute({
-    slot: ctx.slot,
-    command: runCommandOf(submission, language, limits.memoryInKb),
-    env: { PATH: SANDBOX_PATH, LANG: 'C.UTF-8', HOME: '/tmp', TMPDIR: '/tmp', ...language.env, ...runEnv },
-    files: topLevelEntries(ctx.entry.files).map((name) => ({ host: join(ctx.entry.dir, name), name })),
-    roBinds: language.roBinds,
-    workDirBytes: ctx.options.runWorkDirBytes,
-    tmpBytes: ctx.options.runTmpBytes,
-    stdin: test.input,
-    memoryBytes: (limits.memoryInKb + language.limits.memoryOverheadMb * 1024) * 1024,
-    pids: language.limits.pids,
-    cpuLimitMs: limits.timeInMs,
-    wallLimitMs: limits.wallTimeInMs,
-    stdoutLimit: outputLimit,
-    stderrLimit: outputLimit,
-    stderrOverflow: 'kill',
-    stackKb: limits.memoryInKb,
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
+  const outcome = await ctx.executor.execute(
+    {
+      slot: ctx.slot,
+      command: runCommandOf(submission, language, limits.memoryInKb),
+      env: { PATH: SANDBOX_PATH, LANG: 'C.UTF-8', HOME: '/tmp', TMPDIR: '/tmp', ...language.env, ...runEnv },
+      files: topLevelEntries(ctx.entry.files).map((name) => ({ host: join(ctx.entry.dir, name), name })),
+      roBinds: language.roBinds,
+      workDirBytes: ctx.options.runWorkDirBytes,
+      tmpBytes: ctx.options.runTmpBytes,
+      stdin: test.input,
+      memoryBytes: (limits.memoryInKb + language.limits.memoryOverheadMb * 1024) * 1024,
+      pids: language.limits.pids,
+      cpuLimitMs: limits.timeInMs,
+      wallLimitMs: limits.wallTimeInMs,
+      stdoutLimit: outputLimit,
+      stderrLimit: outputLimit,
+      stderrOverflow: 'kill',
+      stackKb: limits.memoryInKb,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    },
+    true,
+  );
   const { exitCode, signal } = programStatus(outcome, ctx.executor.isolation.type === 'bwrap');
   const stdout = outcome.stdout.toString('utf8');
   const stderr = outcome.stderr.toString('utf8');

@@ -61,10 +61,15 @@ export function fixture(path: string): string {
   return readFileSync(new URL(`./fixtures/${path}`, import.meta.url), 'utf8');
 }
 
+/** Whether a process is part of a sandbox made ahead (its cgroup is a `w…` one): no program ran there. */
+function inWarmSandbox(pid: string): boolean {
+  return /\/coderunner\/w\d+-/.test(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+}
+
 /**
- * Host pids of live processes whose real uid is in [from, to). Zombies are left out: they run
- * nothing and hold nothing, and bubblewrap's exited init is reaped by the host's pid 1 a moment
- * after the run (in a container, by its init).
+ * Host pids of live processes whose real uid is in [from, to), the waiting sandboxes made ahead
+ * excepted. Zombies are left out: they run nothing and hold nothing, and bubblewrap's exited
+ * init is reaped by the host's pid 1 a moment after the run (in a container, by its init).
  */
 export function processesOfUids(from: number, to: number): number[] {
   const pids: number[] = [];
@@ -74,7 +79,7 @@ export function processesOfUids(from: number, to: number): number[] {
       const status = readFileSync(`/proc/${name}/status`, 'utf8');
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
       const zombie = /^State:\s+Z/m.test(status);
-      if (uid >= from && uid < to && !zombie) pids.push(Number(name));
+      if (uid >= from && uid < to && !zombie && !inWarmSandbox(name)) pids.push(Number(name));
     } catch {
       // The process ended while we looked.
     }
@@ -82,7 +87,10 @@ export function processesOfUids(from: number, to: number): number[] {
   return pids;
 }
 
-/** Run cgroups this test process created and did not remove, in any v1 hierarchy or v2. */
+/**
+ * Run cgroups this test process created and did not remove, in any v1 hierarchy or v2 (the
+ * sandboxes made ahead, `w…`, are meant to be there).
+ */
 export function leftoverCgroups(): string[] {
   const left: string[] = [];
   for (const root of [
@@ -93,7 +101,8 @@ export function leftoverCgroups(): string[] {
   ]) {
     try {
       for (const name of readdirSync(join(root, 'coderunner'))) {
-        if (name.includes(`-${process.pid}-`)) left.push(join(root, 'coderunner', name));
+        if (name.startsWith('s') && name.includes(`-${process.pid}-`))
+          left.push(join(root, 'coderunner', name));
       }
     } catch {
       // No such hierarchy here.

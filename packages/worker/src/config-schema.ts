@@ -88,6 +88,7 @@ export const configSchema = {
         ),
         uidBase: int(1, 4_000_000_000, 61_000, 'host uid of slot 0; slot n runs as uidBase + n'),
         compileCacheMb: int(0, 1_000_000, 512, 'size of the compile cache (0: off)'),
+        warmSandboxes: bool(true, "set up each slot's next test-run sandbox ahead of time (bwrap)"),
         languagesFile: { type: 'string', description: 'a language registry file replacing the built-in one' },
         retryBackoffMs: {
           type: 'array',

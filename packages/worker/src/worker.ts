@@ -100,6 +100,7 @@ export class Worker {
         uidBase: config.runner.uidBase,
         compileTimeoutMs: config.runner.compilationTimeoutSec * 1000,
         cacheMaxBytes: config.runner.compileCacheMb * 1024 * 1024,
+        warmSandboxes: config.runner.warmSandboxes,
         ...(config.runner.languagesFile ? { registry: loadRegistry(config.runner.languagesFile) } : {}),
       }));
     // Fail at start, with the reason, rather than on every job.

@@ -1,14 +1,26 @@
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+// Synchronous calls on purpose: cgroupfs files live in memory and answer at once, and a sync
+// call costs a fraction of the CPU of a promise round trip through the thread pool (several per
+// run, on every run).
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A synchronous call as a promise (rejected with what it throws). */
+function settle<T>(call: () => T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
 
 /** Reads a cgroup file as text. */
 export function readText(path: string): Promise<string> {
-  return readFile(path, 'utf8');
+  return settle(() => readFileSync(path, 'utf8'));
 }
 
 /** Writes a cgroup control file (which must exist: cgroupfs files are never created). */
 export function writeControl(path: string, value: string | number): Promise<void> {
-  return writeFile(path, String(value), { flag: 'r+' });
+  return settle(() => writeFileSync(path, String(value), { flag: 'r+' }));
 }
 
 /** A `key value` line of a flat-keyed cgroup file (`memory.events`, `cpu.stat`, …). */
@@ -20,8 +32,8 @@ export function keyedValue(text: string, key: string): number | undefined {
   return undefined;
 }
 
-export async function mkdirIfMissing(path: string): Promise<void> {
-  await mkdir(path, { recursive: true });
+export function mkdirIfMissing(path: string): Promise<void> {
+  return settle(() => void mkdirSync(path, { recursive: true }));
 }
 
 /** Pids listed in a `cgroup.procs` file. */
@@ -57,7 +69,7 @@ export async function killLoop(procsFile: string, attempts = 200): Promise<void>
 export async function removeDir(path: string, attempts = 100): Promise<void> {
   for (let i = 0; ; i++) {
     try {
-      await rmdir(path);
+      rmdirSync(path);
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

@@ -20,6 +20,13 @@ export interface CgroupUsage {
 export interface RunCgroup {
   /** Files a process writes its pid into to join the cgroup. */
   readonly procsFiles: readonly string[];
+  /** Sets (or changes) the limits. */
+  setLimits(limits: CgroupLimits): Promise<void>;
+  /**
+   * Starts the measurements afresh: CPU time and peak memory from now on (for a sandbox that
+   * was set up before its program was given to it).
+   */
+  resetUsage(): Promise<void>;
   /** CPU time so far, for enforcing the limit while the run goes on. */
   cpuNs(): Promise<number>;
   usage(): Promise<CgroupUsage>;
@@ -34,7 +41,8 @@ export interface CgroupManager {
   readonly version: 1 | 2;
   /** Where the run cgroups are made, for `doctor`. */
   readonly location: string;
-  create(name: string, limits: CgroupLimits): Promise<RunCgroup>;
+  /** A new run cgroup; without limits until `setLimits`, when none are given. */
+  create(name: string, limits?: CgroupLimits): Promise<RunCgroup>;
   /** The run cgroups that exist now, by name. */
   existing(): Promise<string[]>;
   /** A handle on an existing run cgroup (to clean up after a process that died). */

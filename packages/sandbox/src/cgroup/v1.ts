@@ -18,9 +18,29 @@ class V1RunCgroup implements RunCgroup {
     private readonly memory: string,
     private readonly pids: string,
     private readonly cpuacct: string,
+    private readonly memsw: boolean,
   ) {
     // Distinct directories only: cpuacct may share a hierarchy with another controller.
     this.procsFiles = [...new Set([memory, pids, cpuacct])].map((dir) => join(dir, 'cgroup.procs'));
+  }
+
+  async setLimits(limits: CgroupLimits): Promise<void> {
+    const memory = join(this.memory, 'memory.limit_in_bytes');
+    const memsw = join(this.memory, 'memory.memsw.limit_in_bytes');
+    if (!this.memsw) await writeControl(memory, limits.memoryBytes);
+    else {
+      // Swap off: memory+swap equals memory. The kernel wants memory ≤ memory+swap at every
+      // step, so the order of the two writes depends on whether the limit goes up or down.
+      const raising = limits.memoryBytes > Number(await readText(memory));
+      for (const file of raising ? [memsw, memory] : [memory, memsw])
+        await writeControl(file, limits.memoryBytes);
+    }
+    await writeControl(join(this.pids, 'pids.max'), limits.pids);
+  }
+
+  async resetUsage(): Promise<void> {
+    await writeControl(join(this.cpuacct, 'cpuacct.usage'), 0);
+    await writeControl(join(this.memory, 'memory.max_usage_in_bytes'), 0);
   }
 
   async cpuNs(): Promise<number> {
@@ -81,22 +101,22 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   open(name: string): RunCgroup {
-    return new V1RunCgroup(this.dir('memory', name), this.dir('pids', name), this.dir('cpuacct', name));
+    return new V1RunCgroup(
+      this.dir('memory', name),
+      this.dir('pids', name),
+      this.dir('cpuacct', name),
+      this.memswChecked ?? false,
+    );
   }
 
-  async create(name: string, limits: CgroupLimits): Promise<RunCgroup> {
+  async create(name: string, limits?: CgroupLimits): Promise<RunCgroup> {
     const memory = this.dir('memory', name);
     const pids = this.dir('pids', name);
     const cpuacct = this.dir('cpuacct', name);
     await Promise.all([mkdirIfMissing(memory), mkdirIfMissing(pids), mkdirIfMissing(cpuacct)]);
-    const cgroup = new V1RunCgroup(memory, pids, cpuacct);
+    const cgroup = new V1RunCgroup(memory, pids, cpuacct, await this.hasMemsw(memory));
     try {
-      await writeControl(join(memory, 'memory.limit_in_bytes'), limits.memoryBytes);
-      // Swap off: memory+swap may not exceed memory alone.
-      if (await this.hasMemsw(memory)) {
-        await writeControl(join(memory, 'memory.memsw.limit_in_bytes'), limits.memoryBytes);
-      }
-      await writeControl(join(pids, 'pids.max'), limits.pids);
+      if (limits) await cgroup.setLimits(limits);
     } catch (error) {
       await cgroup.remove().catch(() => undefined);
       throw error;

@@ -20,14 +20,32 @@ const exists = (path: string): Promise<boolean> =>
 
 class V2RunCgroup implements RunCgroup {
   readonly procsFiles: readonly string[];
+  /** CPU time at the last `resetUsage` (cpu.stat cannot be reset). */
+  private cpuBaseNs = 0;
 
   constructor(private readonly dir: string) {
     this.procsFiles = [join(dir, 'cgroup.procs')];
   }
 
+  async setLimits(limits: CgroupLimits): Promise<void> {
+    await writeControl(join(this.dir, 'memory.max'), limits.memoryBytes);
+    const swap = join(this.dir, 'memory.swap.max');
+    if (await exists(swap)) await writeControl(swap, 0);
+    // Kill the whole group on OOM, as v1 effectively does for a single process.
+    await writeControl(join(this.dir, 'memory.oom.group'), 1).catch(() => undefined);
+    await writeControl(join(this.dir, 'pids.max'), limits.pids);
+  }
+
+  async resetUsage(): Promise<void> {
+    this.cpuBaseNs = 0;
+    this.cpuBaseNs = await this.cpuNs();
+    // memory.peak resets only for the file descriptor that writes it (Linux 6.12): the peak
+    // keeps the sandbox's own set-up, a few hundred KB.
+  }
+
   async cpuNs(): Promise<number> {
     const stat = await readText(join(this.dir, 'cpu.stat'));
-    return (keyedValue(stat, 'usage_usec') ?? 0) * 1000;
+    return (keyedValue(stat, 'usage_usec') ?? 0) * 1000 - this.cpuBaseNs;
   }
 
   async usage(): Promise<CgroupUsage> {
@@ -90,17 +108,12 @@ export class CgroupV2Manager implements CgroupManager {
     return new V2RunCgroup(join(this.location, name));
   }
 
-  async create(name: string, limits: CgroupLimits): Promise<RunCgroup> {
+  async create(name: string, limits?: CgroupLimits): Promise<RunCgroup> {
     const dir = join(this.location, name);
     await mkdirIfMissing(dir);
     const cgroup = new V2RunCgroup(dir);
     try {
-      await writeControl(join(dir, 'memory.max'), limits.memoryBytes);
-      const swap = join(dir, 'memory.swap.max');
-      if (await exists(swap)) await writeControl(swap, 0);
-      // Kill the whole group on OOM, as v1 effectively does for a single process.
-      await writeControl(join(dir, 'memory.oom.group'), 1).catch(() => undefined);
-      await writeControl(join(dir, 'pids.max'), limits.pids);
+      if (limits) await cgroup.setLimits(limits);
     } catch (error) {
       await cgroup.remove().catch(() => undefined);
       throw error;

@@ -28,6 +28,8 @@ describe('signalName', () => {
 describe('joinArgv', () => {
   const cgroup = (procsFiles: string[]): RunCgroup => ({
     procsFiles,
+    setLimits: () => Promise.resolve(),
+    resetUsage: () => Promise.resolve(),
     cpuNs: () => Promise.resolve(0),
     usage: () => Promise.resolve({ cpuNs: 0, memoryPeakBytes: 0, oomKilled: false }),
     killAll: () => Promise.resolve(),

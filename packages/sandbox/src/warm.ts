@@ -1,0 +1,245 @@
+/**
+ * Sandboxes set up ahead of their program, one per slot, so that a test run does not wait for
+ * a cgroup, setpriv and bubblewrap: the slot's uid, namespaces, mounts, fresh tmpfs work dir and
+ * /tmp are all in place, and a shell stub inside waits on a pipe (fd 4). Each one serves exactly
+ * one run and is then destroyed with its cgroup; the next is made for the slot after that, so a
+ * slot's uid never has a waiting sandbox beside a running program.
+ *
+ * A run goes: limits written to the cgroup → the stub creates the run's files in /box (as the
+ * sandbox user: a file created there by the host's root would have no owner inside, and the
+ * kernel refuses it) and answers `C` on standard output → the host copies the contents in
+ * through `/proc/<pid>/root` (no program has run in this sandbox yet, so nothing in it can be a
+ * trap) → the cgroup's counters are reset → the program's line (environment, stack limit,
+ * argv) is sent and the stub execs it.
+ */
+import { copyFileSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CgroupManager, RunCgroup } from './cgroup/types.js';
+import type { ExecuteRequest } from './executor.js';
+import type { BwrapIsolation, WorkFile } from './isolation.js';
+import { SANDBOX_WORK_DIR } from './isolation.js';
+import { joinArgv, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
+import type { Command } from './registry.js';
+
+/** What the stub runs: each line it reads on fd 4 is a script for it. */
+const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
+
+/** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
+const MAX_FILES = 64;
+const MAX_BYTES = 16 * 1024 * 1024;
+
+/** What every sandbox made ahead has; a run that needs otherwise goes the cold way. */
+export interface WarmSpec {
+  workDirBytes: number;
+  tmpBytes: number;
+  /** Every toolchain's extra read-only paths. */
+  roBinds: readonly string[];
+}
+
+/** The warm path cannot serve this run (the sandbox died or refused): run it cold instead. */
+export class WarmUnavailable extends Error {
+  override name = 'WarmUnavailable';
+}
+
+/** Quotes one word for the POSIX shell. */
+export function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+function argvOf(command: Command): string[] {
+  return typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
+}
+
+interface Placement {
+  dirs: string[];
+  files: { host: string; name: string }[];
+}
+
+/** The directories and files a run's inputs make in /box, or undefined when too many or odd. */
+export function placementOf(inputs: readonly WorkFile[]): Placement | undefined {
+  const placement: Placement = { dirs: [], files: [] };
+  let bytes = 0;
+  const visit = (host: string, name: string): boolean => {
+    if (/[\n\0]/.test(name)) return false;
+    const stat = lstatSync(host);
+    if (stat.isDirectory()) {
+      placement.dirs.push(name);
+      return readdirSync(host).every((entry) => visit(join(host, entry), `${name}/${entry}`));
+    }
+    if (!stat.isFile()) return false;
+    bytes += stat.size;
+    placement.files.push({ host, name });
+    return placement.files.length <= MAX_FILES && bytes <= MAX_BYTES;
+  };
+  return inputs.every((input) => visit(input.host, input.name)) ? placement : undefined;
+}
+
+/** The stub's first script: make the files (empty, owned by the sandbox user), then say `C`. */
+function createScript(placement: Placement): string {
+  const steps: string[] = [];
+  if (placement.dirs.length > 0) steps.push(`mkdir -p -- ${placement.dirs.map(shellQuote).join(' ')}`);
+  for (const file of placement.files) steps.push(`: > ${shellQuote(file.name)}`);
+  steps.push('printf C', 'IFS= read -r line <&4', 'exec 4<&-', 'eval "$line"');
+  return steps.join(' && ');
+}
+
+/** The stub's second script: the program's environment and stack limit, then exec. */
+function programScript(request: ExecuteRequest): string {
+  const env = Object.entries(request.env).map(([name, value]) => `${name}=${shellQuote(value)}`);
+  return [
+    `ulimit -s ${request.stackKb}`,
+    ...(env.length > 0 ? [`export ${env.join(' ')}`] : []),
+    `exec ${argvOf(request.command).map(shellQuote).join(' ')}`,
+  ].join('; ');
+}
+
+class WarmSandbox {
+  private dead = false;
+
+  constructor(
+    readonly cgroup: RunCgroup,
+    private readonly spawned: Spawned,
+  ) {
+    spawned.child.once('exit', () => (this.dead = true));
+    spawned.child.stdin?.on('error', () => undefined);
+    spawned.child.stdio[4]?.on('error', () => undefined);
+  }
+
+  private control(text: string, end = false): void {
+    const pipe = this.spawned.child.stdio[4] as NodeJS.WritableStream | null;
+    if (!pipe) throw new WarmUnavailable('the sandbox has no control pipe');
+    if (end) pipe.end(`${text}\n`);
+    else pipe.write(`${text}\n`);
+  }
+
+  /** Waits for the stub's `C`, or fails when the sandbox ends or stays silent. */
+  private answer(): Promise<void> {
+    const { child } = this.spawned;
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        child.stdout?.pause();
+        if (error) reject(error);
+        else resolve();
+      };
+      const onData = (chunk: Buffer): void =>
+        done(chunk.toString() === 'C' ? undefined : new WarmUnavailable('the sandbox answered oddly'));
+      const onExit = (): void => done(new WarmUnavailable('the sandbox ended before its program'));
+      const timer = setTimeout(() => done(new WarmUnavailable('the sandbox did not answer')), 5000);
+      child.stdout?.on('data', onData);
+      child.once('exit', onExit);
+    });
+  }
+
+  async run(request: ExecuteRequest, placement: Placement): Promise<LaunchOutcome> {
+    if (this.dead || this.spawned.failure) throw new WarmUnavailable('the sandbox ended before its program');
+    const pid = await this.spawned.childPid;
+    if (pid === undefined) throw new WarmUnavailable('the sandbox did not start');
+    await this.cgroup.setLimits({ memoryBytes: request.memoryBytes, pids: request.pids });
+    this.control(createScript(placement));
+    await this.answer();
+    const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
+    // The stub answered from inside, so this is the sandbox's own tmpfs, not a host path.
+    if (statSync(box).dev === statSync('/').dev) throw new WarmUnavailable('the sandbox has no work dir');
+    for (const file of placement.files) copyFileSync(file.host, `${box}/${file.name}`);
+    await this.cgroup.resetUsage();
+    this.control(programScript(request), true);
+    return supervise(this.spawned, {
+      argv: [],
+      env: {},
+      cwd: '/',
+      stdin: request.stdin,
+      cgroup: this.cgroup,
+      cpuLimitMs: request.cpuLimitMs,
+      wallLimitMs: request.wallLimitMs,
+      stdoutLimit: request.stdoutLimit,
+      stderrLimit: request.stderrLimit,
+      stderrOverflow: request.stderrOverflow,
+      statusFd: true,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+  }
+
+  async destroy(): Promise<void> {
+    this.spawned.child.kill('SIGKILL');
+    await this.cgroup.killAll().catch(() => undefined);
+    await this.cgroup.remove().catch(() => undefined);
+  }
+}
+
+/** One sandbox made ahead per slot. */
+export class WarmPool {
+  private readonly ready = new Map<number, Promise<WarmSandbox | undefined>>();
+  private closed = false;
+
+  constructor(
+    private readonly spec: WarmSpec,
+    private readonly isolation: BwrapIsolation,
+    private readonly cgroups: CgroupManager,
+    private readonly runName: (slot: number) => string,
+  ) {}
+
+  /** Whether a run fits the sandboxes made ahead, and how its files go in. */
+  placementFor(request: ExecuteRequest): Placement | undefined {
+    const { spec } = this;
+    if (request.workDirBytes !== spec.workDirBytes || request.tmpBytes !== spec.tmpBytes) return undefined;
+    if (!request.roBinds.every((path) => spec.roBinds.includes(path))) return undefined;
+    return placementOf(request.files);
+  }
+
+  /** Starts making the slot's sandbox, unless it has one. */
+  refill(slot: number): void {
+    if (this.closed || this.ready.has(slot)) return;
+    this.ready.set(
+      slot,
+      this.make(slot).catch(() => undefined),
+    );
+  }
+
+  /** The slot's sandbox (waiting for it if it is still being made); the slot then has none. */
+  async take(slot: number): Promise<WarmSandbox | undefined> {
+    const pending = this.ready.get(slot);
+    this.ready.delete(slot);
+    return pending;
+  }
+
+  private async make(slot: number): Promise<WarmSandbox> {
+    const cgroup = await this.cgroups.create(this.runName(slot));
+    try {
+      const prepared = await this.isolation.prepare({
+        slot,
+        command: ['/bin/sh', '-c', STUB],
+        env: {},
+        files: [],
+        roBinds: this.spec.roBinds,
+        workDirBytes: this.spec.workDirBytes,
+        tmpBytes: this.spec.tmpBytes,
+      });
+      const spawned = spawnHost(
+        {
+          argv: joinArgv(prepared.argv, cgroup, 'unlimited'),
+          env: prepared.env,
+          cwd: prepared.cwd,
+          statusFd: true,
+        },
+        true,
+      );
+      return new WarmSandbox(cgroup, spawned);
+    } catch (error) {
+      await cgroup.remove().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Destroys every sandbox made ahead; makes no more. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = [...this.ready.values()];
+    this.ready.clear();
+    for (const sandbox of await Promise.all(pending)) await sandbox?.destroy();
+  }
+}
+
+export type { WarmSandbox };

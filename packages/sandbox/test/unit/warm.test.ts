@@ -1,0 +1,49 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { placementOf, shellQuote } from '../../src/warm.js';
+
+describe('shellQuote', () => {
+  it.each(["it's", '$(reboot)', '`id`', 'a b\tc', '"', '\\', "''", '*', '-n', ''])(
+    'the shell reads %j back unchanged',
+    (word) => {
+      expect(execFileSync('/bin/sh', ['-c', `printf %s ${shellQuote(word)}`]).toString()).toBe(word);
+    },
+  );
+});
+
+describe('placementOf', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coderunner-placement-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists directories before the files inside them', () => {
+    mkdirSync(join(dir, 'pkg', 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'pkg', 'sub', 'A.class'), 'x');
+    writeFileSync(join(dir, 'main'), 'y');
+    expect(
+      placementOf([
+        { host: join(dir, 'main'), name: 'main' },
+        { host: join(dir, 'pkg'), name: 'pkg' },
+      ]),
+    ).toEqual({
+      dirs: ['pkg', 'pkg/sub'],
+      files: [
+        { host: join(dir, 'main'), name: 'main' },
+        { host: join(dir, 'pkg', 'sub', 'A.class'), name: 'pkg/sub/A.class' },
+      ],
+    });
+  });
+
+  it('declines names with a newline, and more than 64 files', () => {
+    writeFileSync(join(dir, 'odd'), '');
+    expect(placementOf([{ host: join(dir, 'odd'), name: 'a\nb' }])).toBeUndefined();
+    const many = Array.from({ length: 65 }, (_, i) => {
+      writeFileSync(join(dir, `f${i}`), '');
+      return { host: join(dir, `f${i}`), name: `f${i}` };
+    });
+    expect(placementOf(many)).toBeUndefined();
+    expect(placementOf(many.slice(0, 64))?.files).toHaveLength(64);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Sandboxes made ahead (one per slot, off the critical path): each serves one run with a fresh
+ * work dir, a dead one is replaced and its run goes the cold way, the engine leaves none behind
+ * when it closes, and with them off every run is made cold.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Engine } from '../src/index.js';
+import { submission, testEngine } from './helpers.js';
+
+const UID_BASE = 62200;
+const PIDS = '/sys/fs/cgroup/pids/coderunner';
+
+/** The cgroups of sandboxes made ahead by this process, by name. */
+function warmCgroups(): string[] {
+  return readdirSync(PIDS).filter((name) => /^w\d+-/.test(name) && name.includes(`-${process.pid}-`));
+}
+
+function warmProcesses(name: string): number[] {
+  return readFileSync(join(PIDS, name, 'cgroup.procs'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
+}
+
+/** Live processes of the uids [UID_BASE, UID_BASE + 2), waiting sandboxes included. */
+function slotProcesses(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const status = readFileSync(`/proc/${name}/status`, 'utf8');
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+        return uid >= UID_BASE && uid < UID_BASE + 2 && !/^State:\s+Z/m.test(status);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const started = Date.now(); !check();) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+// Prints whether the previous run's marks are here, then leaves marks in /box and /tmp.
+const MARKS = `#include <stdio.h>
+#include <unistd.h>
+int main(void){
+  printf("%s %s %s\\n", access("./main", X_OK) == 0 ? "exec" : "noexec",
+         access("mark", F_OK) == 0 ? "dirty" : "fresh", access("/tmp/mark", F_OK) == 0 ? "dirty" : "fresh");
+  fclose(fopen("mark", "w")); fclose(fopen("/tmp/mark", "w"));
+  return 0;
+}`;
+
+describe('with sandboxes made ahead', () => {
+  let engine: Engine;
+  let dispose: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ engine, dispose } = await testEngine({ uidBase: UID_BASE }));
+  });
+  afterAll(() => dispose());
+
+  it('has one waiting per slot once started', async () => {
+    await until(() => warmCgroups().length === 2);
+    expect(
+      warmCgroups()
+        .map((name) => name.split('-')[0])
+        .sort(),
+    ).toEqual(['w0', 'w1']);
+  });
+
+  it('gives every run its own: files in place and executable, nothing of the run before', async () => {
+    const before = warmCgroups();
+    const result = await engine.judge(
+      submission('c', MARKS, [
+        { id: 'a', input: '', expectOutput: 'exec fresh fresh' },
+        { id: 'b', input: '', expectOutput: 'exec fresh fresh' },
+        { id: 'c', input: '', expectOutput: 'exec fresh fresh' },
+      ]),
+    );
+    expect(result.tests.map((t) => [t.status, t.output.trim()])).toEqual([
+      ['success', 'exec fresh fresh'],
+      ['success', 'exec fresh fresh'],
+      ['success', 'exec fresh fresh'],
+    ]);
+    // The slot's waiting sandbox was taken (each run took one), and another made.
+    await until(() => warmCgroups().length === 2);
+    expect(warmCgroups().filter((name) => before.includes(name))).toHaveLength(1);
+  });
+
+  it('replaces one that died, running the program the cold way meanwhile', async () => {
+    await until(() => warmCgroups().length === 2);
+    for (const name of warmCgroups()) for (const pid of warmProcesses(name)) process.kill(pid, 'SIGKILL');
+    const result = await engine.judge(
+      submission('c', '#include <stdio.h>\nint main(void){puts("still here");return 0;}', [
+        { id: 'a', input: '', expectOutput: 'still here' },
+      ]),
+    );
+    expect(result.status).toBe('success');
+    await until(() => warmCgroups().some((name) => warmProcesses(name).length > 0));
+  });
+
+  it('leaves no process and no cgroup behind when the engine closes', async () => {
+    await until(() => warmCgroups().length === 2);
+    expect(slotProcesses().length).toBeGreaterThan(0);
+    await engine.close();
+    await until(() => slotProcesses().length === 0);
+    expect(warmCgroups()).toEqual([]);
+  });
+});
+
+describe('with sandboxes made ahead turned off', () => {
+  it('makes every run cold, with the same verdicts', async () => {
+    const { engine, dispose } = await testEngine({ uidBase: UID_BASE, warmSandboxes: false });
+    try {
+      const result = await engine.judge(
+        submission('c', MARKS, [
+          { id: 'a', input: '', expectOutput: 'exec fresh fresh' },
+          { id: 'b', input: '', expectOutput: 'wrong' },
+        ]),
+      );
+      expect(result.tests.map((t) => t.status)).toEqual(['success', 'wrong_answer']);
+      expect(warmCgroups()).toEqual([]);
+    } finally {
+      await dispose();
+    }
+  });
+});
