@@ -62,7 +62,12 @@ function startWorker(k) {
     },
     stdio: ['ignore', 2, 2],
   });
-  return { child, peakRssMb: 0, startRssMb: 0, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  return {
+    child,
+    peakRssMb: 0,
+    startRssMb: 0,
+    exited: new Promise((resolve) => child.once('exit', resolve)),
+  };
 }
 
 function rssMb(pid) {
@@ -92,8 +97,7 @@ try {
   let finals = 0;
   nc.subscribe('submission.result.*', {
     callback: (_error, msg) => {
-      if (msg.data.includes('"type":"final"') && msg.subject.startsWith('submission.result.burst-'))
-        finals++;
+      if (msg.data.includes('"type":"final"') && msg.subject.startsWith('submission.result.burst-')) finals++;
     },
   });
   const sampler = setInterval(() => {
