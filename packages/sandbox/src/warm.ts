@@ -14,6 +14,7 @@
  */
 import { copyFileSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { ExecuteRequest } from './executor.js';
 import type { BwrapIsolation, WorkFile } from './isolation.js';
@@ -162,8 +163,30 @@ class WarmSandbox {
     });
   }
 
+  /**
+   * Ends the sandbox and removes its cgroup. The sandbox's first process goes first, so that
+   * bubblewrap outside reaps it and exits, and is reaped here in turn: killed all at once they
+   * would linger as zombies for the host's init.
+   */
   async destroy(): Promise<void> {
-    this.spawned.child.kill('SIGKILL');
+    const { child } = this.spawned;
+    if (!this.dead) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const pid = await Promise.race([
+        this.spawned.childPid,
+        exited.then(() => undefined),
+        sleep(1000).then(() => undefined),
+      ]);
+      try {
+        // While bubblewrap runs, its child's pid cannot have been reused (it would be a zombie).
+        if (pid !== undefined && !this.dead) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
+      if (!this.dead) await exited;
+      clearTimeout(timer);
+    }
     await this.cgroup.killAll().catch(() => undefined);
     await this.cgroup.remove().catch(() => undefined);
   }
