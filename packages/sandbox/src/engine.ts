@@ -123,6 +123,8 @@ export class Engine {
     const slot = await this.pool.acquire();
     const jobDir = join(this.options.baseDir, 'jobs', `${submission.id}-${process.pid}-${slot}`);
     let entryKey: string | undefined;
+    // A compile taken from the cache writes nothing here: no job dir to remove.
+    let wroteJobDir = true;
     try {
       const { result: compileResult, entry } = await compile(submission, {
         options: this.options,
@@ -137,6 +139,7 @@ export class Engine {
         throw asSandboxError(error);
       });
       entryKey = entry.key;
+      wroteJobDir = !compileResult.cached;
       await options.onEvent?.({ type: 'compiled', compile: compileResult });
 
       const tests: TestResult[] = [];
@@ -168,7 +171,7 @@ export class Engine {
       };
     } finally {
       if (entryKey !== undefined) await this.cache.release(entryKey);
-      await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
+      if (wroteJobDir) await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
       this.pool.release(slot);
     }
   }

@@ -28,6 +28,8 @@ const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
 /** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
+/** How long after a run its slot's next sandbox is made (ms). */
+const REFILL_DELAY_MS = 10;
 
 /** What every sandbox made ahead has; a run that needs otherwise goes the cold way. */
 export interface WarmSpec {
@@ -195,6 +197,10 @@ class WarmSandbox {
 /** One sandbox made ahead per slot. */
 export class WarmPool {
   private readonly ready = new Map<number, Promise<WarmSandbox | undefined>>();
+  /** Used sandboxes being destroyed. */
+  private readonly ending = new Set<Promise<void>>();
+  /** Slots whose next sandbox is due shortly (see `recycle`). */
+  private readonly later = new Map<number, NodeJS.Timeout>();
   private closed = false;
 
   constructor(
@@ -214,6 +220,9 @@ export class WarmPool {
 
   /** Starts making the slot's sandbox, unless it has one. */
   refill(slot: number): void {
+    const timer = this.later.get(slot);
+    if (timer) clearTimeout(timer);
+    this.later.delete(slot);
     if (this.closed || this.ready.has(slot)) return;
     this.ready.set(
       slot,
@@ -221,8 +230,27 @@ export class WarmPool {
     );
   }
 
+  /**
+   * Destroys a used sandbox and, a moment later, makes the slot's next one; returns at once.
+   * The moment lets the job publish its result first: starting a sandbox forks this process,
+   * which holds its event loop for a millisecond or two. A run that comes sooner starts it
+   * itself (`take`).
+   */
+  recycle(slot: number, used: WarmSandbox | undefined): void {
+    if (used) {
+      const ending = used.destroy().finally(() => this.ending.delete(ending));
+      this.ending.add(ending);
+    }
+    if (this.closed || this.later.has(slot)) return;
+    this.later.set(
+      slot,
+      setTimeout(() => this.refill(slot), REFILL_DELAY_MS),
+    );
+  }
+
   /** The slot's sandbox (waiting for it if it is still being made); the slot then has none. */
   async take(slot: number): Promise<WarmSandbox | undefined> {
+    if (this.later.has(slot)) this.refill(slot);
     const pending = this.ready.get(slot);
     this.ready.delete(slot);
     return pending;
@@ -259,6 +287,9 @@ export class WarmPool {
   /** Destroys every sandbox made ahead; makes no more. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.later.values()) clearTimeout(timer);
+    this.later.clear();
+    await Promise.allSettled([...this.ending]);
     const pending = [...this.ready.values()];
     this.ready.clear();
     for (const sandbox of await Promise.all(pending)) await sandbox?.destroy();
