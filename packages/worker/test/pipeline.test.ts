@@ -26,7 +26,12 @@ let worker: Worker;
 
 beforeAll(async () => {
   ({ server, nc, js } = await openBus());
-  worker = await startWorker(server.url, { RUNNER_LIMITS_MAXMESSAGEBYTES: '65536' });
+  worker = await startWorker(server.url, {
+    RUNNER_LIMITS_MAXMESSAGEBYTES: '65536',
+    RUNNER_LIMITS_MAXTESTCASES: '50',
+    RUNNER_LIMITS_MAXCODEBYTES: '20000',
+    RUNNER_LIMITS_MAXTOTALINPUTBYTES: '30000',
+  });
 });
 
 afterAll(async () => {
@@ -126,6 +131,34 @@ describe('bad input', () => {
       JSON.stringify({ ...cSubmission('bad-limit'), timeLimitInMs: 999_999 }),
     );
     expect(final.problems).toEqual(['timeLimitInMs must be at most 15000 on this server, got 999999']);
+  });
+
+  it("the worker's own limits on code size, test count and total input are each named", async () => {
+    const tooMany = await invalid(
+      'too-many-tests',
+      JSON.stringify({
+        ...cSubmission('too-many-tests'),
+        testCases: Array.from({ length: 51 }, () => ({ input: '1 2', expectOutput: '3' })),
+      }),
+    );
+    expect(tooMany.problems).toEqual(['testCases must have at most 50 items on this server, got 51']);
+    const tooLong = await invalid(
+      'too-much-code',
+      JSON.stringify({ ...cSubmission('too-much-code'), code: `// ${'x'.repeat(20_000)}` }),
+    );
+    expect(tooLong.problems).toEqual([
+      'code and files together must be at most 20000 bytes on this server, got 20003',
+    ]);
+    const tooMuchInput = await invalid(
+      'too-much-input',
+      JSON.stringify({
+        ...cSubmission('too-much-input'),
+        testCases: [{ input: '1'.repeat(20_000), expectOutput: '2'.repeat(10_001) }],
+      }),
+    );
+    expect(tooMuchInput.problems).toEqual([
+      'test inputs and expected outputs together must be at most 30000 bytes on this server, got 30001',
+    ]);
   });
 
   it('an oversized message is refused with its size', async () => {
