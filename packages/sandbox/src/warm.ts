@@ -166,11 +166,11 @@ class WarmSandbox {
   }
 
   /**
-   * Ends the sandbox and empties its cgroup; returns whether the cgroup can serve another. The
-   * sandbox's first process goes first, so that bubblewrap outside reaps it and exits, and is
-   * reaped here in turn: killed all at once they would linger as zombies for the host's init.
+   * Ends the sandbox and removes its cgroup. The sandbox's first process goes first, so that
+   * bubblewrap outside reaps it and exits, and is reaped here in turn: killed all at once they
+   * would linger as zombies for the host's init.
    */
-  async end(): Promise<boolean> {
+  async destroy(): Promise<void> {
     const { child } = this.spawned;
     if (!this.dead) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -189,30 +189,16 @@ class WarmSandbox {
       if (!this.dead) await exited;
       clearTimeout(timer);
     }
-    try {
-      await this.cgroup.killAll();
-      await this.cgroup.reclaim();
-      return true;
-    } catch {
-      return false;
-    }
+    await this.cgroup.killAll().catch(() => undefined);
+    await this.cgroup.remove().catch(() => undefined);
   }
 }
 
-/** Limits while a sandbox waits for its run: the stub needs little, the run sets its own. */
-const WAITING_LIMITS = { memoryBytes: 1 << 30, pids: 64 };
-
-/**
- * One sandbox made ahead per slot. Each slot keeps one cgroup for them, emptied and reclaimed
- * between runs (making and removing cgroup directories in three v1 hierarchies cost about 2 ms of
- * this process's CPU per run), replaced if it ever cannot be emptied.
- */
+/** One sandbox made ahead per slot. */
 export class WarmPool {
   private readonly ready = new Map<number, Promise<WarmSandbox | undefined>>();
-  /** Each slot's cgroup. */
-  private readonly slotCgroups = new Map<number, RunCgroup>();
-  /** Per slot, the used sandbox being ended: the next may not start in its cgroup before. */
-  private readonly ending = new Map<number, Promise<void>>();
+  /** Used sandboxes being destroyed. */
+  private readonly ending = new Set<Promise<void>>();
   /** Slots whose next sandbox is due shortly (see `recycle`). */
   private readonly later = new Map<number, NodeJS.Timeout>();
   private closed = false;
@@ -245,17 +231,15 @@ export class WarmPool {
   }
 
   /**
-   * Ends a used sandbox and, a moment later, makes the slot's next one; returns at once. The
-   * moment lets the job publish its result first: starting a sandbox forks this process, which
-   * holds its event loop for a millisecond or two. A run that comes sooner starts it itself
-   * (`take`).
+   * Destroys a used sandbox and, a moment later, makes the slot's next one; returns at once.
+   * The moment lets the job publish its result first: starting a sandbox forks this process,
+   * which holds its event loop for a millisecond or two. A run that comes sooner starts it
+   * itself (`take`).
    */
   recycle(slot: number, used: WarmSandbox | undefined): void {
     if (used) {
-      const ending = this.retire(slot, used).finally(() => {
-        if (this.ending.get(slot) === ending) this.ending.delete(slot);
-      });
-      this.ending.set(slot, ending);
+      const ending = used.destroy().finally(() => this.ending.delete(ending));
+      this.ending.add(ending);
     }
     if (this.closed || this.later.has(slot)) return;
     this.later.set(
@@ -272,55 +256,43 @@ export class WarmPool {
     return pending;
   }
 
-  private async retire(slot: number, used: WarmSandbox): Promise<void> {
-    if (await used.end()) return;
-    this.slotCgroups.delete(slot);
-    await used.cgroup.remove().catch(() => undefined);
-  }
-
   private async make(slot: number): Promise<WarmSandbox> {
-    await this.ending.get(slot);
-    let cgroup = this.slotCgroups.get(slot);
-    if (!cgroup) {
-      cgroup = await this.cgroups.create(this.runName(slot));
-      this.slotCgroups.set(slot, cgroup);
+    const cgroup = await this.cgroups.create(this.runName(slot));
+    try {
+      const prepared = await this.isolation.prepare({
+        slot,
+        command: ['/bin/sh', '-c', STUB],
+        env: {},
+        files: [],
+        roBinds: this.spec.roBinds,
+        workDirBytes: this.spec.workDirBytes,
+        tmpBytes: this.spec.tmpBytes,
+      });
+      const spawned = spawnHost(
+        {
+          argv: joinArgv(prepared.argv, cgroup, 'unlimited'),
+          env: prepared.env,
+          cwd: prepared.cwd,
+          statusFd: true,
+        },
+        true,
+      );
+      return new WarmSandbox(cgroup, spawned);
+    } catch (error) {
+      await cgroup.remove().catch(() => undefined);
+      throw error;
     }
-    await cgroup.setLimits(WAITING_LIMITS);
-    const prepared = await this.isolation.prepare({
-      slot,
-      command: ['/bin/sh', '-c', STUB],
-      env: {},
-      files: [],
-      roBinds: this.spec.roBinds,
-      workDirBytes: this.spec.workDirBytes,
-      tmpBytes: this.spec.tmpBytes,
-    });
-    const spawned = spawnHost(
-      {
-        argv: joinArgv(prepared.argv, cgroup, 'unlimited'),
-        env: prepared.env,
-        cwd: prepared.cwd,
-        statusFd: true,
-      },
-      true,
-    );
-    return new WarmSandbox(cgroup, spawned);
   }
 
-  /** Ends every sandbox made ahead and removes the slots' cgroups; makes no more. */
+  /** Destroys every sandbox made ahead; makes no more. */
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.later.values()) clearTimeout(timer);
     this.later.clear();
-    await Promise.allSettled([...this.ending.values()]);
+    await Promise.allSettled([...this.ending]);
     const pending = [...this.ready.values()];
     this.ready.clear();
-    for (const sandbox of await Promise.all(pending)) await sandbox?.end();
-    for (const cgroup of this.slotCgroups.values()) {
-      await cgroup.killAll().catch(() => undefined);
-      await cgroup.remove().catch(() => undefined);
-    }
-    this.slotCgroups.clear();
+    for (const sandbox of await Promise.all(pending)) await sandbox?.destroy();
   }
 }
 

@@ -1,8 +1,7 @@
 /**
  * A run cgroup on this host's real hierarchy: its limits can be set after it is made, raised and
  * lowered (on cgroup v1 the memory and memory+swap limits must be written in the right order),
- * its counters start afresh on `resetUsage`, and `reclaim` gives back what an empty cgroup still
- * holds — what a sandbox made ahead, and a slot's cgroup serving one run after another, rely on.
+ * and its counters start afresh on `resetUsage` — what a sandbox made ahead relies on.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -46,21 +45,14 @@ describe('a run cgroup', () => {
     expect(await python(TOUCH_64_MB)).toEqual({ code: 0, signal: null });
   });
 
-  it('starts counting afresh on resetUsage: CPU time, peak memory, and the OOM kill before', async () => {
+  it('starts counting afresh on resetUsage', async () => {
     expect(await python(SPIN)).toEqual({ code: 0, signal: null });
     const before = await cgroup.usage();
     expect(before.cpuNs).toBeGreaterThan(200e6);
     expect(before.memoryPeakBytes).toBeGreaterThan(64 << 20);
-    expect(before.oomKilled).toBe(true); // the first test's
-    await cgroup.reclaim();
     await cgroup.resetUsage();
     const after = await cgroup.usage();
     expect(after.cpuNs).toBeLessThan(before.cpuNs - 200e6);
-    expect(after.memoryPeakBytes).toBeLessThan(1 << 20);
-    expect(after.oomKilled).toBe(false);
-    // A new OOM kill still counts.
-    await cgroup.setLimits({ memoryBytes: 32 << 20, pids: 16 });
-    expect(await python(TOUCH_64_MB)).toEqual({ code: null, signal: 'SIGKILL' });
-    expect((await cgroup.usage()).oomKilled).toBe(true);
+    expect(after.memoryPeakBytes).toBeLessThan(before.memoryPeakBytes);
   });
 });

@@ -23,15 +23,10 @@ export interface RunCgroup {
   /** Sets (or changes) the limits. */
   setLimits(limits: CgroupLimits): Promise<void>;
   /**
-   * Starts the measurements afresh: CPU time, peak memory and OOM kills from now on (for a
-   * sandbox set up before its program was given to it, in a cgroup that may have served others).
+   * Starts the measurements afresh: CPU time and peak memory from now on (for a sandbox that
+   * was set up before its program was given to it).
    */
   resetUsage(): Promise<void>;
-  /**
-   * Gives back what stays charged to the cgroup once it is empty (page cache of files its runs
-   * read), so that it can serve another run without counting it.
-   */
-  reclaim(): Promise<void>;
   /** CPU time so far, for enforcing the limit while the run goes on. */
   cpuNs(): Promise<number>;
   usage(): Promise<CgroupUsage>;

@@ -13,8 +13,6 @@ export interface V1Mounts {
 
 class V1RunCgroup implements RunCgroup {
   readonly procsFiles: readonly string[];
-  /** OOM kills counted before the last `resetUsage` (the count cannot be reset). */
-  private oomBase = 0;
 
   constructor(
     private readonly memory: string,
@@ -43,15 +41,6 @@ class V1RunCgroup implements RunCgroup {
   async resetUsage(): Promise<void> {
     await writeControl(join(this.cpuacct, 'cpuacct.usage'), 0);
     await writeControl(join(this.memory, 'memory.max_usage_in_bytes'), 0);
-    this.oomBase = await this.oomKills();
-  }
-
-  async reclaim(): Promise<void> {
-    await writeControl(join(this.memory, 'memory.force_empty'), 0);
-  }
-
-  private async oomKills(): Promise<number> {
-    return keyedValue(await readText(join(this.memory, 'memory.oom_control')), 'oom_kill') ?? 0;
   }
 
   async cpuNs(): Promise<number> {
@@ -59,13 +48,13 @@ class V1RunCgroup implements RunCgroup {
   }
 
   async usage(): Promise<CgroupUsage> {
-    const [cpuNs, peak, oomKills] = await Promise.all([
+    const [cpuNs, peak, oom] = await Promise.all([
       this.cpuNs(),
       readText(join(this.memory, 'memory.max_usage_in_bytes')),
-      this.oomKills(),
+      readText(join(this.memory, 'memory.oom_control')),
     ]);
     // memory.failcnt is unreliable here (it stays 0 when memsw equals the limit): use oom_kill.
-    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: oomKills > this.oomBase };
+    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: (keyedValue(oom, 'oom_kill') ?? 0) > 0 };
   }
 
   async killAll(): Promise<void> {

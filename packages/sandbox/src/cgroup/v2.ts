@@ -20,9 +20,8 @@ const exists = (path: string): Promise<boolean> =>
 
 class V2RunCgroup implements RunCgroup {
   readonly procsFiles: readonly string[];
-  /** CPU time and OOM kills at the last `resetUsage` (neither can be reset). */
+  /** CPU time at the last `resetUsage` (cpu.stat cannot be reset). */
   private cpuBaseNs = 0;
-  private oomBase = 0;
 
   constructor(private readonly dir: string) {
     this.procsFiles = [join(dir, 'cgroup.procs')];
@@ -40,7 +39,6 @@ class V2RunCgroup implements RunCgroup {
   async resetUsage(): Promise<void> {
     this.cpuBaseNs = 0;
     this.cpuBaseNs = await this.cpuNs();
-    this.oomBase = keyedValue(await readText(join(this.dir, 'memory.events')), 'oom_kill') ?? 0;
     // memory.peak resets only for the file descriptor that writes it (Linux 6.12): the peak
     // keeps the sandbox's own set-up, a few hundred KB.
   }
@@ -56,16 +54,7 @@ class V2RunCgroup implements RunCgroup {
     const peak = await readText(join(this.dir, 'memory.peak')).catch(() =>
       readText(join(this.dir, 'memory.current')),
     );
-    return {
-      cpuNs,
-      memoryPeakBytes: Number(peak),
-      oomKilled: (keyedValue(events, 'oom_kill') ?? 0) > this.oomBase,
-    };
-  }
-
-  async reclaim(): Promise<void> {
-    // memory.reclaim (Linux 5.19) answers EAGAIN when less could be reclaimed than asked.
-    await writeControl(join(this.dir, 'memory.reclaim'), '1G').catch(() => undefined);
+    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: (keyedValue(events, 'oom_kill') ?? 0) > 0 };
   }
 
   async killAll(): Promise<void> {

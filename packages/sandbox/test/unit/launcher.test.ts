@@ -30,7 +30,6 @@ describe('joinArgv', () => {
     procsFiles,
     setLimits: () => Promise.resolve(),
     resetUsage: () => Promise.resolve(),
-    reclaim: () => Promise.resolve(),
     cpuNs: () => Promise.resolve(0),
     usage: () => Promise.resolve({ cpuNs: 0, memoryPeakBytes: 0, oomKilled: false }),
     killAll: () => Promise.resolve(),
