@@ -59,7 +59,7 @@ interface Placement {
 }
 
 /** The directories and files a run's inputs make in /box, or undefined when too many or odd. */
-export function placementOf(inputs: readonly WorkFile[]): Placement | undefined {
+export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): Placement | undefined {
   const placement: Placement = { dirs: [], files: [] };
   let bytes = 0;
   const visit = (host: string, name: string): boolean => {
@@ -72,7 +72,7 @@ export function placementOf(inputs: readonly WorkFile[]): Placement | undefined 
     if (!stat.isFile()) return false;
     bytes += stat.size;
     placement.files.push({ host, name });
-    return placement.files.length <= MAX_FILES && bytes <= MAX_BYTES;
+    return placement.files.length <= MAX_FILES && bytes <= maxBytes;
   };
   return inputs.every((input) => visit(input.host, input.name)) ? placement : undefined;
 }
@@ -98,12 +98,18 @@ function programScript(request: ExecuteRequest): string {
 
 class WarmSandbox {
   private dead = false;
+  private taken = false;
 
   constructor(
     readonly cgroup: RunCgroup,
     private readonly spawned: Spawned,
+    /** Called when the sandbox ends while it waits (killed, or it could not start). */
+    onDeathWhileWaiting: () => void,
   ) {
-    spawned.child.once('exit', () => (this.dead = true));
+    spawned.child.once('exit', () => {
+      this.dead = true;
+      if (!this.taken) onDeathWhileWaiting();
+    });
     spawned.child.stdin?.on('error', () => undefined);
     spawned.child.stdio[4]?.on('error', () => undefined);
   }
@@ -136,6 +142,16 @@ class WarmSandbox {
     });
   }
 
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  /** Marks the sandbox as taken for a run: its end is then the run's business. */
+  take(): this {
+    this.taken = true;
+    return this;
+  }
+
   async run(request: ExecuteRequest, placement: Placement): Promise<LaunchOutcome> {
     if (this.dead || this.spawned.failure) throw new WarmUnavailable('the sandbox ended before its program');
     const pid = await this.spawned.childPid;
@@ -146,7 +162,11 @@ class WarmSandbox {
     const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
     // The stub answered from inside, so this is the sandbox's own tmpfs, not a host path.
     if (statSync(box).dev === statSync('/').dev) throw new WarmUnavailable('the sandbox has no work dir');
-    for (const file of placement.files) copyFileSync(file.host, `${box}/${file.name}`);
+    try {
+      for (const file of placement.files) copyFileSync(file.host, `${box}/${file.name}`);
+    } catch (error) {
+      throw new WarmUnavailable(`cannot copy the run's files in: ${(error as Error).message}`);
+    }
     await this.cgroup.resetUsage();
     this.control(programScript(request), true);
     return supervise(this.spawned, {
@@ -201,6 +221,8 @@ export class WarmPool {
   private readonly ending = new Set<Promise<void>>();
   /** Slots whose next sandbox is due shortly (see `recycle`). */
   private readonly later = new Map<number, NodeJS.Timeout>();
+  /** Sandboxes of each slot that died while waiting, in a row (for backing off). */
+  private readonly deaths = new Map<number, number>();
   private closed = false;
 
   constructor(
@@ -215,7 +237,8 @@ export class WarmPool {
     const { spec } = this;
     if (request.workDirBytes !== spec.workDirBytes || request.tmpBytes !== spec.tmpBytes) return undefined;
     if (!request.roBinds.every((path) => spec.roBinds.includes(path))) return undefined;
-    return placementOf(request.files);
+    // The files take room in the work dir: leave the program at least half of it.
+    return placementOf(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
   }
 
   /** Starts making the slot's sandbox, unless it has one. */
@@ -224,10 +247,10 @@ export class WarmPool {
     if (timer) clearTimeout(timer);
     this.later.delete(slot);
     if (this.closed || this.ready.has(slot)) return;
-    this.ready.set(
-      slot,
-      this.make(slot).catch(() => undefined),
-    );
+    const pending: Promise<WarmSandbox | undefined> = this.make(slot, (sandbox) =>
+      this.replaceDead(slot, sandbox, pending),
+    ).catch(() => undefined);
+    this.ready.set(slot, pending);
   }
 
   /**
@@ -236,7 +259,7 @@ export class WarmPool {
    * which holds its event loop for a millisecond or two. A run that comes sooner starts it
    * itself (`take`).
    */
-  recycle(slot: number, used: WarmSandbox | undefined): void {
+  recycle(slot: number, used: WarmSandbox | undefined, delayMs = REFILL_DELAY_MS): void {
     if (used) {
       const ending = used.destroy().finally(() => this.ending.delete(ending));
       this.ending.add(ending);
@@ -244,8 +267,20 @@ export class WarmPool {
     if (this.closed || this.later.has(slot)) return;
     this.later.set(
       slot,
-      setTimeout(() => this.refill(slot), REFILL_DELAY_MS),
+      setTimeout(() => this.refill(slot), delayMs),
     );
+  }
+
+  /**
+   * A waiting sandbox died: replace it, backing off while that keeps happening (a host that
+   * cannot start sandboxes at all would otherwise be asked to every few milliseconds).
+   */
+  private replaceDead(slot: number, dead: WarmSandbox, pending: Promise<WarmSandbox | undefined>): void {
+    if (this.ready.get(slot) !== pending) return;
+    this.ready.delete(slot);
+    const deaths = (this.deaths.get(slot) ?? 0) + 1;
+    this.deaths.set(slot, deaths);
+    this.recycle(slot, dead, Math.min(5000, REFILL_DELAY_MS * 2 ** deaths));
   }
 
   /** The slot's sandbox (waiting for it if it is still being made); the slot then has none. */
@@ -253,10 +288,12 @@ export class WarmPool {
     if (this.later.has(slot)) this.refill(slot);
     const pending = this.ready.get(slot);
     this.ready.delete(slot);
-    return pending;
+    const sandbox = await pending;
+    if (sandbox && !sandbox.isDead) this.deaths.delete(slot);
+    return sandbox?.take();
   }
 
-  private async make(slot: number): Promise<WarmSandbox> {
+  private async make(slot: number, onDeath: (sandbox: WarmSandbox) => void): Promise<WarmSandbox> {
     const cgroup = await this.cgroups.create(this.runName(slot));
     try {
       const prepared = await this.isolation.prepare({
@@ -277,7 +314,8 @@ export class WarmPool {
         },
         true,
       );
-      return new WarmSandbox(cgroup, spawned);
+      const sandbox: WarmSandbox = new WarmSandbox(cgroup, spawned, () => onDeath(sandbox));
+      return sandbox;
     } catch (error) {
       await cgroup.remove().catch(() => undefined);
       throw error;

@@ -40,6 +40,10 @@ function slotProcesses(): number[] {
     .map(Number);
 }
 
+/** Both slots have a sandbox waiting: bubblewrap outside, its first process, and the stub. */
+const bothWaiting = (): boolean =>
+  warmCgroups().length === 2 && warmCgroups().every((name) => warmProcesses(name).length >= 3);
+
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   for (const started = Date.now(); !check();) {
     if (Date.now() - started > timeoutMs) throw new Error('timed out');
@@ -67,7 +71,7 @@ describe('with sandboxes made ahead', () => {
   afterAll(() => dispose());
 
   it('has one waiting per slot once started', async () => {
-    await until(() => warmCgroups().length === 2);
+    await until(bothWaiting);
     expect(
       warmCgroups()
         .map((name) => name.split('-')[0])
@@ -94,20 +98,29 @@ describe('with sandboxes made ahead', () => {
     expect(warmCgroups().filter((name) => before.includes(name))).toHaveLength(1);
   });
 
-  it('replaces one that died, running the program the cold way meanwhile', async () => {
-    await until(() => warmCgroups().length === 2);
-    for (const name of warmCgroups()) for (const pid of warmProcesses(name)) process.kill(pid, 'SIGKILL');
+  it('replaces those that died while waiting, a run meanwhile going the cold way', async () => {
+    await until(bothWaiting);
+    for (const name of warmCgroups()) {
+      for (const pid of warmProcesses(name)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone with its parent already (bubblewrap's --die-with-parent).
+        }
+      }
+    }
     const result = await engine.judge(
       submission('c', '#include <stdio.h>\nint main(void){puts("still here");return 0;}', [
         { id: 'a', input: '', expectOutput: 'still here' },
       ]),
     );
     expect(result.status).toBe('success');
-    await until(() => warmCgroups().some((name) => warmProcesses(name).length > 0));
+    // Both slots have one again: the run's slot after the run, the other without any run.
+    await until(bothWaiting);
   });
 
   it('leaves no process and no cgroup behind when the engine closes', async () => {
-    await until(() => warmCgroups().length === 2);
+    await until(bothWaiting);
     expect(slotProcesses().length).toBeGreaterThan(0);
     await engine.close();
     await until(() => slotProcesses().length === 0);

@@ -46,4 +46,11 @@ describe('placementOf', () => {
     expect(placementOf(many)).toBeUndefined();
     expect(placementOf(many.slice(0, 64))?.files).toHaveLength(64);
   });
+
+  it('declines files larger than it is given room for', () => {
+    writeFileSync(join(dir, 'big'), Buffer.alloc(4096));
+    const big = [{ host: join(dir, 'big'), name: 'big' }];
+    expect(placementOf(big, 4096)?.files).toHaveLength(1);
+    expect(placementOf(big, 4095)).toBeUndefined();
+  });
 });
