@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect, ClientError } from '../packages/client/dist/index.js';
+import { decodeEvent } from '../packages/protocol/dist/index.js';
 import { readResults, startNatsServer } from '../packages/test-helpers/dist/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -97,7 +98,8 @@ try {
   let finals = 0;
   nc.subscribe('submission.result.*', {
     callback: (_error, msg) => {
-      if (msg.data.includes('"type":"final"') && msg.subject.startsWith('submission.result.burst-')) finals++;
+      if (msg.subject.startsWith('submission.result.burst-') && decodeEvent(msg.data).type === 'final')
+        finals++;
     },
   });
   const sampler = setInterval(() => {

@@ -141,183 +141,191 @@ function run(file, argv) {
 }
 
 const server = await startNatsServer();
-let workerSerial = 0;
 const workers = new Set();
+let nc;
 
-function startWorker() {
-  const n = workerSerial++;
-  const dir = join(sandboxRoot, `w${n}`);
-  mkdirSync(dir, { recursive: true });
-  const env = {
-    ...process.env,
-    RUNNER_NATS_URL: server.url,
-    RUNNER_RUNNER_SANDBOXBASEDIR: dir,
-    RUNNER_RUNNER_UIDBASE: String(65000 + n * 8),
-    RUNNER_RUNNER_MAXCONCURRENTJOBS: '2',
-    RUNNER_RUNNER_RETRYBACKOFFMS: '500,1000,2000',
-    RUNNER_RUNNER_SHUTDOWNGRACESEC: '5',
-    RUNNER_NATS_ACKWAITSEC: String(ACK_WAIT_SEC),
-    RUNNER_NATS_MAXDELIVER: '20',
-    RUNNER_NATS_PULLEXPIRESMS: '2000',
-    RUNNER_HTTP_PORT: '0',
-    RUNNER_LOG_LEVEL: 'error',
+/** The run itself; resolves with whether it failed (a loss, a duplicate, a wrong verdict). */
+async function chaos() {
+  let workerSerial = 0;
+
+  function startWorker() {
+    const n = workerSerial++;
+    const dir = join(sandboxRoot, `w${n}`);
+    mkdirSync(dir, { recursive: true });
+    const env = {
+      ...process.env,
+      RUNNER_NATS_URL: server.url,
+      RUNNER_RUNNER_SANDBOXBASEDIR: dir,
+      RUNNER_RUNNER_UIDBASE: String(65000 + n * 8),
+      RUNNER_RUNNER_MAXCONCURRENTJOBS: '2',
+      RUNNER_RUNNER_RETRYBACKOFFMS: '500,1000,2000',
+      RUNNER_RUNNER_SHUTDOWNGRACESEC: '5',
+      RUNNER_NATS_ACKWAITSEC: String(ACK_WAIT_SEC),
+      RUNNER_NATS_MAXDELIVER: '20',
+      RUNNER_NATS_PULLEXPIRESMS: '2000',
+      RUNNER_HTTP_PORT: '0',
+      RUNNER_LOG_LEVEL: 'error',
+    };
+    const child = spawn(process.execPath, [join(root, 'packages/worker/dist/bin.js')], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const worker = { n, child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+    workers.add(worker);
+    void worker.exited.then(() => workers.delete(worker));
+    return worker;
+  }
+
+  for (let i = 0; i < workerCount; i++) startWorker();
+  await sleep(3000);
+
+  nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const js = jetstream(nc);
+
+  /** Publishes with the id as message id, retrying through restarts: the same id is stored once. */
+  async function publish(id, body) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await js.publish('submission.created', JSON.stringify({ id, ...body }), { msgID: id, timeout: 2000 });
+        return;
+      } catch (error) {
+        if (attempt > 120) throw error;
+        await sleep(250);
+      }
+    }
+  }
+
+  // Faults, in rotation.
+  const pick = () => [...workers][Math.floor(Math.random() * workers.size)];
+  /** Stops a random worker with `signal` and starts another in its place. */
+  const replaceWorker = (signal) => async () => {
+    pick()?.child.kill(signal);
+    startWorker();
   };
-  const child = spawn(process.execPath, [join(root, 'packages/worker/dist/bin.js')], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const worker = { n, child, exited: new Promise((resolve) => child.once('exit', resolve)) };
-  workers.add(worker);
-  void worker.exited.then(() => workers.delete(worker));
-  return worker;
-}
+  const FAULTS = {
+    sigkill: replaceWorker('SIGKILL'),
+    sigterm: replaceWorker('SIGTERM'),
+    async 'nats-restart'() {
+      await server.restart();
+    },
+    async sigstop() {
+      const w = pick();
+      if (!w) return;
+      w.child.kill('SIGSTOP');
+      await sleep((ACK_WAIT_SEC + 3) * 1000);
+      w.child.kill('SIGCONT');
+    },
+    async 'disk-full'() {
+      const filler = join(sandboxRoot, 'filler');
+      try {
+        writeFileSync(filler, Buffer.alloc(1024 * 1024 * 1024));
+      } catch {
+        // The tmpfs is full now: that is the fault.
+      }
+      await sleep(5000);
+      rmSync(filler, { force: true });
+    },
+  };
 
-for (let i = 0; i < workerCount; i++) startWorker();
-await sleep(3000);
-
-const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-const js = jetstream(nc);
-
-/** Publishes with the id as message id, retrying through restarts: the same id is stored once. */
-async function publish(id, body) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await js.publish('submission.created', JSON.stringify({ id, ...body }), { msgID: id, timeout: 2000 });
-      return;
-    } catch (error) {
-      if (attempt > 120) throw error;
-      await sleep(250);
+  const faults = Object.fromEntries(Object.keys(FAULTS).map((name) => [name, 0]));
+  const expected = new Map();
+  const published = new Map();
+  const deadline = Date.now() + minutes * 60_000;
+  let serial = 0;
+  const load = (async () => {
+    while (Date.now() < deadline) {
+      const kind = KINDS[serial % KINDS.length];
+      const id = `chaos-${serial++}-${kind.name}`;
+      expected.set(id, kind.verdict);
+      published.set(id, Date.now());
+      void publish(id, kind.body).catch((error) => log(`cannot publish ${id}: ${error.message}`));
+      await sleep(1000 / rate);
     }
-  }
-}
-
-// Faults, in rotation.
-const faults = { sigkill: 0, sigterm: 0, 'nats-restart': 0, sigstop: 0, 'disk-full': 0 };
-const pick = () => [...workers][Math.floor(Math.random() * workers.size)];
-const FAULTS = {
-  async sigkill() {
-    const w = pick();
-    w?.child.kill('SIGKILL');
-    startWorker();
-  },
-  async sigterm() {
-    const w = pick();
-    w?.child.kill('SIGTERM');
-    startWorker();
-  },
-  async 'nats-restart'() {
-    await server.restart();
-  },
-  async sigstop() {
-    const w = pick();
-    if (!w) return;
-    w.child.kill('SIGSTOP');
-    await sleep((ACK_WAIT_SEC + 3) * 1000);
-    w.child.kill('SIGCONT');
-  },
-  async 'disk-full'() {
-    const filler = join(sandboxRoot, 'filler');
-    try {
-      writeFileSync(filler, Buffer.alloc(1024 * 1024 * 1024));
-    } catch {
-      // The tmpfs is full now: that is the fault.
+  })();
+  const schedule = (async () => {
+    const names = Object.keys(FAULTS);
+    let i = 0;
+    await sleep(8000);
+    while (Date.now() < deadline - 10_000) {
+      const name = names[i++ % names.length];
+      log(`fault: ${name}`);
+      faults[name]++;
+      await FAULTS[name]().catch((error) => log(`fault ${name} failed: ${error.message}`));
+      await sleep(args.short ? 6000 : 20_000);
     }
-    await sleep(5000);
-    rmSync(filler, { force: true });
-  },
-};
+  })();
+  await Promise.all([load, schedule]);
+  log(`load done: ${expected.size} submitted; waiting for finals`);
 
-const expected = new Map();
-const published = new Map();
-const deadline = Date.now() + minutes * 60_000;
-let serial = 0;
-const load = (async () => {
-  while (Date.now() < deadline) {
-    const kind = KINDS[serial % KINDS.length];
-    const id = `chaos-${serial++}-${kind.name}`;
-    expected.set(id, kind.verdict);
-    published.set(id, Date.now());
-    void publish(id, kind.body).catch((error) => log(`cannot publish ${id}: ${error.message}`));
-    await sleep(1000 / rate);
+  let events = new Map();
+  const settleBy = Date.now() + 180_000;
+  for (;;) {
+    events = await readResults(nc).catch(() => events);
+    const missing = [...expected.keys()].filter(
+      (id) => !(events.get(id) ?? []).some((e) => e.type === 'final'),
+    );
+    if (missing.length === 0 || Date.now() > settleBy) break;
+    await sleep(2000);
   }
-})();
-const schedule = (async () => {
-  const names = Object.keys(FAULTS);
-  let i = 0;
-  await sleep(8000);
-  while (Date.now() < deadline - 10_000) {
-    const name = names[i++ % names.length];
-    log(`fault: ${name}`);
-    faults[name]++;
-    await FAULTS[name]().catch((error) => log(`fault ${name} failed: ${error.message}`));
-    await sleep(args.short ? 6000 : 20_000);
+  await sleep(ACK_WAIT_SEC * 1000 + 2000); // let any late duplicate show itself
+  events = await readResults(nc);
+
+  const jsm = await jetstreamManager(nc);
+  const leftInQueue = (await jsm.streams.info('SUBMISSIONS')).state.messages;
+  const deadLetters = (await jsm.streams.info('SUBMISSIONS_DLQ')).state.messages;
+  let lost = 0;
+  let duplicates = 0;
+  const wrong = [];
+  const latencies = [];
+  for (const [id, verdict] of expected) {
+    const finals = (events.get(id) ?? []).filter((e) => e.type === 'final');
+    if (finals.length === 0) lost++;
+    if (finals.length > 1) duplicates += finals.length - 1;
+    const final = finals[0];
+    if (final && final.status !== verdict)
+      wrong.push(`${id}: ${final.status}${final.error ? ` (${final.error})` : ''}`);
+    if (final) latencies.push(Date.parse(final.at) - published.get(id));
   }
-})();
-await Promise.all([load, schedule]);
-log(`load done: ${expected.size} submitted; waiting for finals`);
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
 
-let events = new Map();
-const settleBy = Date.now() + 180_000;
-for (;;) {
-  events = await readResults(nc).catch(() => events);
-  const missing = [...expected.keys()].filter(
-    (id) => !(events.get(id) ?? []).some((e) => e.type === 'final'),
-  );
-  if (missing.length === 0 || Date.now() > settleBy) break;
-  await sleep(2000);
+  const report = {
+    minutes,
+    workers: workerCount,
+    submitted: expected.size,
+    finals: expected.size - lost,
+    duplicates,
+    lost,
+    wrongVerdicts: wrong.length,
+    leftInQueue,
+    deadLetters,
+    faults,
+    latencyMs: { p50: pct(50), p99: pct(99) },
+  };
+  console.log('\nchaos report');
+  for (const [key, value] of Object.entries(report))
+    console.log(`  ${key.padEnd(14)} ${typeof value === 'object' ? JSON.stringify(value) : value}`);
+  for (const line of wrong.slice(0, 20)) console.log(`  wrong: ${line}`);
+  mkdirSync(join(root, '.bench'), { recursive: true });
+  writeFileSync(join(root, '.bench', 'chaos.json'), `${JSON.stringify({ ...report, wrong }, null, 2)}\n`);
+  return lost > 0 || duplicates > 0 || wrong.length > 0 || leftInQueue > 0;
 }
-await sleep(ACK_WAIT_SEC * 1000 + 2000); // let any late duplicate show itself
-events = await readResults(nc);
 
-const jsm = await jetstreamManager(nc);
-const leftInQueue = (await jsm.streams.info('SUBMISSIONS')).state.messages;
-const deadLetters = (await jsm.streams.info('SUBMISSIONS_DLQ')).state.messages;
-let lost = 0;
-let duplicates = 0;
-const wrong = [];
-const latencies = [];
-for (const [id, verdict] of expected) {
-  const finals = (events.get(id) ?? []).filter((e) => e.type === 'final');
-  if (finals.length === 0) lost++;
-  if (finals.length > 1) duplicates += finals.length - 1;
-  const final = finals[0];
-  if (final && final.status !== verdict)
-    wrong.push(`${id}: ${final.status}${final.error ? ` (${final.error})` : ''}`);
-  if (final) latencies.push(Date.parse(final.at) - published.get(id));
+let failed = true;
+try {
+  failed = await chaos();
+} catch (error) {
+  log(`failed: ${error.stack ?? error}`);
+} finally {
+  // Clean up, whatever happened: workers, server, tmpfs.
+  await nc?.close();
+  for (const w of workers) w.child.kill('SIGCONT');
+  for (const w of workers) w.child.kill('SIGTERM');
+  await Promise.race([Promise.all([...workers].map((w) => w.exited)), sleep(15_000)]);
+  for (const w of workers) w.child.kill('SIGKILL');
+  await server.cleanup();
+  await run('umount', [sandboxRoot]).catch(() => undefined);
+  rmSync(sandboxRoot, { recursive: true, force: true });
 }
-latencies.sort((a, b) => a - b);
-const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-
-const report = {
-  minutes,
-  workers: workerCount,
-  submitted: expected.size,
-  finals: [...expected.keys()].filter((id) => (events.get(id) ?? []).some((e) => e.type === 'final')).length,
-  duplicates,
-  lost,
-  wrongVerdicts: wrong.length,
-  leftInQueue,
-  deadLetters,
-  faults,
-  latencyMs: { p50: pct(50), p99: pct(99) },
-};
-console.log('\nchaos report');
-for (const [key, value] of Object.entries(report))
-  console.log(`  ${key.padEnd(14)} ${typeof value === 'object' ? JSON.stringify(value) : value}`);
-for (const line of wrong.slice(0, 20)) console.log(`  wrong: ${line}`);
-mkdirSync(join(root, '.bench'), { recursive: true });
-writeFileSync(join(root, '.bench', 'chaos.json'), `${JSON.stringify({ ...report, wrong }, null, 2)}\n`);
-
-// Clean up: workers, server, tmpfs.
-await nc.close();
-for (const w of workers) w.child.kill('SIGCONT');
-for (const w of workers) w.child.kill('SIGTERM');
-await Promise.race([Promise.all([...workers].map((w) => w.exited)), sleep(15_000)]);
-for (const w of workers) w.child.kill('SIGKILL');
-await server.cleanup();
-await run('umount', [sandboxRoot]).catch(() => undefined);
-rmSync(sandboxRoot, { recursive: true, force: true });
-
-const failed = lost > 0 || duplicates > 0 || wrong.length > 0 || leftInQueue > 0;
 console.log(failed ? 'chaos: FAILED' : 'chaos: 0 lost, 0 duplicates, 0 wrong verdicts');
 process.exit(failed ? 1 : 0);

@@ -212,15 +212,12 @@ async function measureMode(warm) {
 
   log(`${mode}: throughput, two workers`);
   workers = [startWorker(warm), startWorker(warm)];
-  try {
-    await waitReady();
-    out.throughput2Workers = {
-      c: await throughput(hello('c', C_HELLO), n(500)),
-      python: await throughput(hello('python', PY_HELLO), n(300)),
-    };
-  } finally {
-    await stopWorkers(workers);
-  }
+  await waitReady();
+  out.throughput2Workers = {
+    c: await throughput(hello('c', C_HELLO), n(500)),
+    python: await throughput(hello('python', PY_HELLO), n(300)),
+  };
+  await stopWorkers(workers);
   return out;
 }
 

@@ -34,6 +34,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../../packages/sandbox/dist/index.js';
 
@@ -363,8 +364,6 @@ async function runSandboxed(engine, language, program, expectCached) {
 // ---------------------------------------------------------------------------------------------
 // One language, one program
 
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Warm-up runs, then measured runs alternating bare, sandboxed with sandboxes made ahead (warm)
  * and sandboxed without (cold). Before each warm run the engine is left idle for a moment, as at
@@ -393,7 +392,7 @@ async function measure(engines, language, program, { warmups, runs }) {
       // Alternate which goes first, so that neither always follows the other's clean-up.
       if (i % 2 === 0) samples.bareMs.push(await runBare(bare, program));
       const cold = await runSandboxed(engines.cold, language, program, true);
-      await pause(IDLE_MS);
+      await sleep(IDLE_MS);
       const run = await runSandboxed(engines.warm, language, program, true);
       if (i % 2 === 1) samples.bareMs.push(await runBare(bare, program));
       samples.testWallMs.push(run.wallMs);
@@ -503,7 +502,7 @@ async function freshBaseDir() {
 async function main() {
   const options = parseOptions();
   const baseDir = options.base ?? (await freshBaseDir());
-  const engine = await createEngine({ sandboxType: options.type, baseDir, slots: 1, uidBase: 61900 });
+  const warm = await createEngine({ sandboxType: options.type, baseDir, slots: 1, uidBase: 61900 });
   // The same sandbox without sandboxes made ahead: every run sets its own up (its own base dir
   // and uid, so that the two never share a slot).
   const coldDir = await freshBaseDir();
@@ -514,8 +513,8 @@ async function main() {
     uidBase: 61910,
     warmSandboxes: false,
   });
-  const engines = { warm: engine, cold };
-  const facts = machineFacts(engine);
+  const engines = { warm, cold };
+  const facts = machineFacts(warm);
   printMachine(facts);
   console.log(
     `runs: ${options.runs} hello world (after ${WARMUP_RUNS} warm-ups), ` +
@@ -542,7 +541,7 @@ async function main() {
       }
     }
   } finally {
-    await engine.close();
+    await warm.close();
     await cold.close();
     if (options.base === undefined) await rm(baseDir, { recursive: true, force: true });
     await rm(coldDir, { recursive: true, force: true });

@@ -221,7 +221,7 @@ export class Engine {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
-    await this.executor.warm?.close();
+    await this.executor.close();
   }
 }
 

@@ -6,7 +6,7 @@
 import type { CgroupManager } from './cgroup/types.js';
 import { SandboxError } from './errors.js';
 import type { IsolatedCommand, Isolation } from './isolation.js';
-import { JOIN_FAILED_EXIT, joinArgv, launch, type LaunchOutcome } from './launcher.js';
+import { JOIN_FAILED_EXIT, joinArgv, launch, runLimitsOf, type LaunchOutcome } from './launcher.js';
 import { WarmUnavailable, type WarmPool } from './warm.js';
 
 export interface ExecuteRequest extends IsolatedCommand {
@@ -38,8 +38,13 @@ export class Executor {
     readonly isolation: Isolation,
     private readonly cgroups: CgroupManager | undefined,
     /** Sandboxes made ahead for test runs (bwrap only). */
-    readonly warm?: WarmPool,
+    private readonly warm?: WarmPool,
   ) {}
+
+  /** Ends the sandboxes made ahead. */
+  async close(): Promise<void> {
+    await this.warm?.close();
+  }
 
   /**
    * Runs a command in a sandbox. `reuse`: the run may take the slot's sandbox made ahead (test
@@ -81,15 +86,9 @@ export class Executor {
         argv: joinArgv(prepared.argv, cgroup, request.stackKb),
         env: prepared.env,
         cwd: prepared.cwd,
-        stdin: request.stdin,
-        ...(cgroup ? { cgroup } : {}),
-        cpuLimitMs: request.cpuLimitMs,
-        wallLimitMs: request.wallLimitMs,
-        stdoutLimit: request.stdoutLimit,
-        stderrLimit: request.stderrLimit,
-        stderrOverflow: request.stderrOverflow,
         statusFd: prepared.statusFd,
-        ...(request.signal ? { signal: request.signal } : {}),
+        ...runLimitsOf(request),
+        ...(cgroup ? { cgroup } : {}),
       });
       return checked(outcome, this.isolation.type);
     } catch (error) {

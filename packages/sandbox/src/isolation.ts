@@ -54,7 +54,8 @@ export const SANDBOX_UID = 1000;
 /** The PATH of every program. */
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-function argvOf(command: Command): string[] {
+/** The argv of a command: a string runs through `/bin/sh -c`. */
+export function argvOf(command: Command): string[] {
   return typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
 }
 

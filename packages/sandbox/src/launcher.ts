@@ -37,6 +37,22 @@ export interface LaunchRequest {
   signal?: AbortSignal;
 }
 
+/** What `supervise` needs: the run's input and limits, not how it was started. */
+export type SuperviseRequest = Omit<LaunchRequest, 'argv' | 'env' | 'cwd' | 'statusFd'>;
+
+/** A run's input and limits, picked from a larger request (its cgroup excepted). */
+export function runLimitsOf(request: Omit<SuperviseRequest, 'cgroup'>): Omit<SuperviseRequest, 'cgroup'> {
+  return {
+    stdin: request.stdin,
+    ...(request.cpuLimitMs !== undefined ? { cpuLimitMs: request.cpuLimitMs } : {}),
+    wallLimitMs: request.wallLimitMs,
+    stdoutLimit: request.stdoutLimit,
+    stderrLimit: request.stderrLimit,
+    stderrOverflow: request.stderrOverflow,
+    ...(request.signal ? { signal: request.signal } : {}),
+  };
+}
+
 export interface LaunchOutcome {
   exitCode: number | null;
   signal: string | null;
@@ -156,7 +172,7 @@ export function launch(request: LaunchRequest): Promise<LaunchOutcome> {
  * Feeds a started command its input and watches it to the end under its limits; the wall-clock
  * limit and the wall time count from this call.
  */
-export async function supervise(spawned: Spawned, request: LaunchRequest): Promise<LaunchOutcome> {
+export async function supervise(spawned: Spawned, request: SuperviseRequest): Promise<LaunchOutcome> {
   const { child } = spawned;
   const started = performance.now();
   const stdout = new OutputBuffer(request.stdoutLimit);

@@ -18,9 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { ExecuteRequest } from './executor.js';
 import type { BwrapIsolation, WorkFile } from './isolation.js';
-import { SANDBOX_WORK_DIR } from './isolation.js';
-import { joinArgv, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
-import type { Command } from './registry.js';
+import { argvOf, SANDBOX_WORK_DIR } from './isolation.js';
+import { joinArgv, runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
 
 /** What the stub runs: each line it reads on fd 4 is a script for it. */
 const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
@@ -47,10 +46,6 @@ export class WarmUnavailable extends Error {
 /** Quotes one word for the POSIX shell. */
 export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", "'\\''")}'`;
-}
-
-function argvOf(command: Command): string[] {
-  return typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
 }
 
 interface Placement {
@@ -169,20 +164,7 @@ class WarmSandbox {
     }
     await this.cgroup.resetUsage();
     this.control(programScript(request), true);
-    return supervise(this.spawned, {
-      argv: [],
-      env: {},
-      cwd: '/',
-      stdin: request.stdin,
-      cgroup: this.cgroup,
-      cpuLimitMs: request.cpuLimitMs,
-      wallLimitMs: request.wallLimitMs,
-      stdoutLimit: request.stdoutLimit,
-      stderrLimit: request.stderrLimit,
-      stderrOverflow: request.stderrOverflow,
-      statusFd: true,
-      ...(request.signal ? { signal: request.signal } : {}),
-    });
+    return supervise(this.spawned, { ...runLimitsOf(request), cgroup: this.cgroup });
   }
 
   /**

@@ -68,10 +68,10 @@ function inWarmSandbox(pid: string): boolean {
 
 /**
  * Host pids of live processes whose real uid is in [from, to), the waiting sandboxes made ahead
- * excepted. Zombies are left out: they run nothing and hold nothing, and bubblewrap's exited
+ * excepted unless `waiting`. Zombies are left out: they run nothing and hold nothing, and bubblewrap's exited
  * init is reaped by the host's pid 1 a moment after the run (in a container, by its init).
  */
-export function processesOfUids(from: number, to: number): number[] {
+export function processesOfUids(from: number, to: number, { waiting = false } = {}): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -79,7 +79,7 @@ export function processesOfUids(from: number, to: number): number[] {
       const status = readFileSync(`/proc/${name}/status`, 'utf8');
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
       const zombie = /^State:\s+Z/m.test(status);
-      if (uid >= from && uid < to && !zombie && !inWarmSandbox(name)) pids.push(Number(name));
+      if (uid >= from && uid < to && !zombie && (waiting || !inWarmSandbox(name))) pids.push(Number(name));
     } catch {
       // The process ended while we looked.
     }

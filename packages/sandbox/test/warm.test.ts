@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Engine } from '../src/index.js';
-import { submission, testEngine } from './helpers.js';
+import { processesOfUids, submission, testEngine } from './helpers.js';
 
 const UID_BASE = 62200;
 const PIDS = '/sys/fs/cgroup/pids/coderunner';
@@ -25,20 +25,7 @@ function warmProcesses(name: string): number[] {
 }
 
 /** Live processes of the uids [UID_BASE, UID_BASE + 2), waiting sandboxes included. */
-function slotProcesses(): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const status = readFileSync(`/proc/${name}/status`, 'utf8');
-        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-        return uid >= UID_BASE && uid < UID_BASE + 2 && !/^State:\s+Z/m.test(status);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+const slotProcesses = (): number[] => processesOfUids(UID_BASE, UID_BASE + 2, { waiting: true });
 
 /** Both slots have a sandbox waiting: bubblewrap outside, its first process, and the stub. */
 const bothWaiting = (): boolean =>

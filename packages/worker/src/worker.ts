@@ -103,8 +103,12 @@ export class Worker {
         warmSandboxes: config.runner.warmSandboxes,
         ...(config.runner.languagesFile ? { registry: loadRegistry(config.runner.languagesFile) } : {}),
       }));
-    // Fail at start, with the reason, rather than on every job.
-    await engine.selfTest();
+    // Fail at start, with the reason, rather than on every job; an engine made here is closed
+    // (with the sandboxes it made ahead) when it cannot serve.
+    await engine.selfTest().catch(async (error: unknown) => {
+      if (!options.engine) await engine.close();
+      throw error;
+    });
     if (engine.environment.sandboxType === 'direct') {
       log.warn(
         'sandboxType is direct: submissions run WITHOUT ISOLATION, as this worker; use it for development only',

@@ -13,10 +13,6 @@ export interface GlobalOptions {
 /** The server used when neither --server nor RUNNER_NATS_URL says otherwise. */
 export const DEFAULT_SERVER = 'nats://localhost:4222';
 
-export function defaultServer(): string {
-  return process.env.RUNNER_NATS_URL || DEFAULT_SERVER;
-}
-
 export function clientOptions(options: GlobalOptions): ClientOptions {
   return {
     servers: options.server,

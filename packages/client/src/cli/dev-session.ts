@@ -29,12 +29,7 @@ export interface DevSettings {
 }
 
 /** The worker's environment: every RUNNER_ variable already set wins over these defaults. */
-export function workerEnv(
-  url: string,
-  settings: DevSettings,
-  httpPort: number,
-  sandboxDir: string,
-): NodeJS.ProcessEnv {
+export function workerEnv(url: string, httpPort: number, sandboxDir: string): NodeJS.ProcessEnv {
   const root = process.getuid?.() === 0;
   const defaults: Record<string, string> = {
     RUNNER_RUNNER_SANDBOXBASEDIR: sandboxDir,
@@ -49,7 +44,6 @@ export function workerEnv(
 }
 
 export class DevSession {
-  state: 'starting' | 'running' | 'stopped' = 'starting';
   nats: NatsChild | undefined;
   worker: Worker | undefined;
   client: CoderunnerClient | undefined;
@@ -103,7 +97,6 @@ export class DevSession {
     await this.startWorker();
     if (this.stopRequested) return;
     this.client = await connect({ servers: this.url });
-    this.state = 'running';
   }
 
   private async startWorker(): Promise<void> {
@@ -120,7 +113,7 @@ export class DevSession {
     }
     let config;
     try {
-      config = loadConfig({ env: workerEnv(this.url, settings, httpPort, sandbox.dir) });
+      config = loadConfig({ env: workerEnv(this.url, httpPort, sandbox.dir) });
     } catch (error) {
       throw new CliError(oneLine(error), EXIT.usage);
     }
@@ -155,7 +148,6 @@ export class DevSession {
     await this.client?.close().catch(() => undefined);
     await this.worker?.stop().catch(() => undefined);
     await this.nats?.stop();
-    this.state = 'stopped';
   }
 
   /** For a process that is exiting now: kill the server outright. */

@@ -5,7 +5,7 @@
  */
 import { doctor, type DoctorCheck } from '@coderunner/sandbox';
 import { loadConfig, type WorkerConfig } from '@coderunner/worker';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type ClientOptions, type CoderunnerClient } from '../client.js';
 import { ClientError } from '../errors.js';
 import { clientOptions, type GlobalOptions } from './connection.js';
@@ -36,10 +36,13 @@ function natsOptions(
   };
 }
 
-async function streamCheck(client: CoderunnerClient, name: string, provision: boolean): Promise<DoctorCheck> {
+async function streamCheck(
+  manager: Promise<JetStreamManager>,
+  name: string,
+  provision: boolean,
+): Promise<DoctorCheck> {
   try {
-    const jsm = await jetstreamManager(client.nc);
-    const info = await jsm.streams.info(name);
+    const info = await (await manager).streams.info(name);
     return { name: `stream ${name}`, status: 'ok', detail: `${info.state.messages} messages` };
   } catch (error) {
     const e = error as { code?: unknown; message?: string };
@@ -91,8 +94,10 @@ async function natsChecks(config: WorkerConfig, options: ClientOptions): Promise
         detail: `${String(options.servers)} (nats-server ${server?.version ?? 'unknown'}${server?.jetstream === false ? ', JetStream is NOT enabled' : ', JetStream'})`,
       },
     ];
+    // One manager for both checks (making one asks the server for the account's info).
+    const manager = jetstreamManager(client.nc);
     for (const stream of [config.nats.submissionsStream, config.nats.resultsStream]) {
-      checks.push(await streamCheck(client, stream, config.nats.provision));
+      checks.push(await streamCheck(manager, stream, config.nats.provision));
     }
     checks.push(await workersCheck(client));
     return checks;

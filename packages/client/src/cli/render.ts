@@ -20,17 +20,18 @@ export function eventLine(event: ResultEvent, c: Colors): string {
 }
 
 export interface ReportOptions {
-  /** The expected output of the test at a position, when the caller knows it (undefined: not judged). */
+  /**
+   * The expected output of the test at a position (undefined: not judged), when the caller
+   * knows which tests were judged (it sent them).
+   */
   expected?: (position: number) => string | undefined;
-  /** Whether the caller knows which tests were judged (it sent them). */
-  knowsExpected?: boolean;
 }
 
 function testDetails(test: TestResult, position: number, c: Colors, options: ReportOptions): string[] {
   const lines: string[] = [];
   const expected = options.expected?.(position);
   if (test.status === 'success') {
-    if (options.knowsExpected && expected === undefined) {
+    if (options.expected && expected === undefined) {
       lines.push(`${c.bold(test.testCaseId)} output (not judged):`, ...indent(excerpt(test.output, 10)));
     }
     return lines;

@@ -61,10 +61,7 @@ export async function submitCommand(file: string, options: SubmitOptions): Promi
       });
       if (options.json) printJson(final);
       else {
-        printLines([
-          '',
-          ...finalReport(final, c, { expected: (position) => expected[position], knowsExpected: true }),
-        ]);
+        printLines(['', ...finalReport(final, c, { expected: (position) => expected[position] })]);
       }
       return final.status === 'success' ? EXIT.ok : EXIT.failed;
     } finally {

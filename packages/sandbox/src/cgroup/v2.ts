@@ -37,15 +37,17 @@ class V2RunCgroup implements RunCgroup {
   }
 
   async resetUsage(): Promise<void> {
-    this.cpuBaseNs = 0;
-    this.cpuBaseNs = await this.cpuNs();
+    this.cpuBaseNs = await this.totalCpuNs();
     // memory.peak resets only for the file descriptor that writes it (Linux 6.12): the peak
     // keeps the sandbox's own set-up, a few hundred KB.
   }
 
+  private async totalCpuNs(): Promise<number> {
+    return (keyedValue(await readText(join(this.dir, 'cpu.stat')), 'usage_usec') ?? 0) * 1000;
+  }
+
   async cpuNs(): Promise<number> {
-    const stat = await readText(join(this.dir, 'cpu.stat'));
-    return (keyedValue(stat, 'usage_usec') ?? 0) * 1000 - this.cpuBaseNs;
+    return (await this.totalCpuNs()) - this.cpuBaseNs;
   }
 
   async usage(): Promise<CgroupUsage> {
