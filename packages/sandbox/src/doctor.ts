@@ -3,10 +3,12 @@
  * finding is a check with a verdict and a sentence.
  */
 import { execFile } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { readFile, statfs } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { createEngine, type Engine } from './engine.js';
 import type { EngineOptions } from './options.js';
+import { SPAWN_HELPER_PATH } from './spawner.js';
 import { findExecutable } from './which.js';
 
 const run = promisify(execFile);
@@ -22,6 +24,15 @@ export interface DoctorReport {
   /** No check failed. */
   ok: boolean;
   checks: DoctorCheck[];
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function readNumber(path: string): Promise<number | undefined> {
@@ -101,14 +112,13 @@ export async function doctor(options: EngineOptions = {}): Promise<DoctorReport>
           detail: 'not installed (apt-get install bubblewrap)',
         },
   );
-  const setpriv = await findExecutable('setpriv');
   checks.push(
-    setpriv
-      ? { name: 'setpriv', status: 'ok', detail: setpriv }
+    isExecutable(SPAWN_HELPER_PATH)
+      ? { name: 'spawn helper', status: 'ok', detail: SPAWN_HELPER_PATH }
       : {
-          name: 'setpriv',
-          status: type === 'bwrap' ? 'fail' : 'warn',
-          detail: 'not installed (apt-get install util-linux)',
+          name: 'spawn helper',
+          status: 'fail',
+          detail: `${SPAWN_HELPER_PATH} is missing: build it with pnpm build (needs gcc)`,
         },
   );
   checks.push(await userNamespaces());

@@ -31,6 +31,7 @@ import {
 import { withDefaults, type EngineOptions, type ResolvedEngineOptions } from './options.js';
 import { loadRegistry, type Registry } from './registry.js';
 import { SlotPool } from './slot-pool.js';
+import { SPAWN_HELPER_PATH, Spawner } from './spawner.js';
 import { runTest, skippedTest } from './test-step.js';
 import { probeToolchains, type LanguageInfo } from './toolchains.js';
 import { WarmPool } from './warm.js';
@@ -62,7 +63,8 @@ export interface EngineEnvironment {
   sandboxType: 'bwrap' | 'direct';
   cgroups: { version: 1 | 2; location: string } | { problem: string };
   bwrap?: string;
-  setpriv?: string;
+  /** The helper that starts every sandbox process. */
+  spawnHelper: string;
   root: boolean;
 }
 
@@ -277,30 +279,46 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
       ? { version: detection.manager.version, location: detection.manager.location }
       : { problem: detection.problem },
     root,
+    spawnHelper: SPAWN_HELPER_PATH,
   };
+  const spawner = await Spawner.start();
+  try {
+    return await assemble(options, registry, baseDir, environment, cgroups, spawner);
+  } catch (error) {
+    await spawner.close();
+    throw error;
+  }
+}
 
+/** The engine's parts, once the host has been looked at. */
+async function assemble(
+  options: ResolvedEngineOptions,
+  registry: Registry,
+  baseDir: string,
+  environment: EngineEnvironment,
+  cgroups: CgroupManager | undefined,
+  spawner: Spawner,
+): Promise<Engine> {
+  const { root } = environment;
+  const problem = 'problem' in environment.cgroups ? environment.cgroups.problem : '';
   let isolation: Isolation;
   let warm: WarmPool | undefined;
   if (options.sandboxType === 'bwrap') {
     const bwrap = await findExecutable('bwrap');
-    const setpriv = await findExecutable('setpriv');
     const missing = [
       !bwrap && 'bubblewrap (bwrap) is not installed',
-      !setpriv && 'setpriv (util-linux) is not installed',
       !root && 'the bwrap sandbox needs root to give each slot its own uid and cgroup',
-      !cgroups && `no usable cgroups: ${detection.ok ? '' : detection.problem}`,
+      !cgroups && `no usable cgroups: ${problem}`,
     ].filter((m): m is string => typeof m === 'string');
-    if (missing.length > 0 || !bwrap || !setpriv) {
+    if (missing.length > 0 || !bwrap) {
       throw new SandboxError(
         'SANDBOX_UNAVAILABLE',
         `the bwrap sandbox cannot run here: ${missing.join('; ')} (run coderunner doctor; sandboxType direct runs without isolation)`,
       );
     }
     environment.bwrap = bwrap;
-    environment.setpriv = setpriv;
     const bwrapIsolation = new BwrapIsolation({
       bwrap,
-      setpriv,
       uidBase: options.uidBase,
       system: await systemView(join(baseDir, 'etc')),
     });
@@ -311,6 +329,7 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
         { workDirBytes: options.runWorkDirBytes, tmpBytes: options.runTmpBytes, roBinds },
         bwrapIsolation,
         cgroups,
+        spawner,
         (slot) => runName(slot, 'w'),
       );
     }
@@ -325,7 +344,7 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
     options,
     registry,
     toolchains,
-    new Executor(isolation, cgroups, warm),
+    new Executor(isolation, cgroups, spawner, warm),
     cache,
     environment,
   );

@@ -6,7 +6,8 @@
 import type { CgroupManager } from './cgroup/types.js';
 import { SandboxError } from './errors.js';
 import type { IsolatedCommand, Isolation } from './isolation.js';
-import { JOIN_FAILED_EXIT, joinArgv, launch, runLimitsOf, type LaunchOutcome } from './launcher.js';
+import { launch, runLimitsOf, type LaunchOutcome } from './launcher.js';
+import { JOIN_FAILED_EXIT, type Spawner } from './spawner.js';
 import { WarmUnavailable, type WarmPool } from './warm.js';
 
 export interface ExecuteRequest extends IsolatedCommand {
@@ -37,13 +38,16 @@ export class Executor {
   constructor(
     readonly isolation: Isolation,
     private readonly cgroups: CgroupManager | undefined,
+    /** Starts every sandbox's host process; ends with the executor. */
+    private readonly spawner: Spawner,
     /** Sandboxes made ahead for test runs (bwrap only). */
     private readonly warm?: WarmPool,
   ) {}
 
-  /** Ends the sandboxes made ahead. */
+  /** Ends the sandboxes made ahead, then the spawn helper. */
   async close(): Promise<void> {
     await this.warm?.close();
+    await this.spawner.close();
   }
 
   /**
@@ -82,10 +86,12 @@ export class Executor {
     let prepared;
     try {
       prepared = await this.isolation.prepare(request, runId);
-      const outcome = await launch({
-        argv: joinArgv(prepared.argv, cgroup, request.stackKb),
+      const outcome = await launch(this.spawner, {
+        argv: prepared.argv,
         env: prepared.env,
         cwd: prepared.cwd,
+        ...(prepared.uid !== undefined ? { uid: prepared.uid } : {}),
+        stackKb: request.stackKb,
         statusFd: prepared.statusFd,
         ...runLimitsOf(request),
         ...(cgroup ? { cgroup } : {}),
@@ -106,8 +112,10 @@ export class Executor {
 /** The outcome, unless it shows a cancelled job or a sandbox that failed before the program. */
 function checked(outcome: LaunchOutcome, isolation: Isolation['type']): LaunchOutcome {
   if (outcome.killedFor === 'cancelled') throw new SandboxError('CANCELLED', 'the job was cancelled');
+  // The spawn helper's child could not join the cgroup or drop its privileges.
   const joinFailed =
-    outcome.exitCode === JOIN_FAILED_EXIT && outcome.stderr.includes('coderunner: cannot join');
+    outcome.exitCode === JOIN_FAILED_EXIT &&
+    outcome.stderr.subarray(0, 18).toString() === 'coderunner: cannot';
   // bubblewrap reports its pid before it sets the sandbox up, so a set-up failure shows only
   // as its own message and status 1. (A program that imitates it only fails its own job.)
   const setupFailed =

@@ -1,6 +1,6 @@
 /**
- * How a program is isolated. `bwrap`: a real unprivileged host uid per slot (setpriv drops root
- * before bubblewrap, because bubblewrap started by root maps its `--uid` to host root), new user,
+ * How a program is isolated. `bwrap`: a real unprivileged host uid per slot (the spawn helper
+ * drops root before bubblewrap, because bubblewrap started by root maps its `--uid` to host root), new user,
  * pid, mount, net, ipc, uts and cgroup namespaces, nested user namespaces disabled, a read-only
  * view of the toolchains, size-limited tmpfs work dir and /tmp, a clean environment.
  * `direct`: the seed service's development mode, with no isolation at all.
@@ -34,6 +34,8 @@ export interface IsolatedCommand {
 /** The host-side command that starts an isolated program (after it joins its cgroup). */
 export interface PreparedCommand {
   argv: string[];
+  /** The host uid (and gid) it runs as; unset keeps the worker's. */
+  uid?: number;
   env: Record<string, string>;
   cwd: string;
   /** Whether the command reports its start on fd 3 (bubblewrap's JSON status). */
@@ -104,25 +106,20 @@ export async function systemView(etcDir: string): Promise<string[]> {
 
 export interface BwrapOptions {
   bwrap: string;
-  setpriv: string;
   /** Host uid of slot 0; slot n runs as `uidBase + n`. */
   uidBase: number;
   /** From `systemView`. */
   system: readonly string[];
 }
 
-/** The full host argv of an isolated command (without the cgroup join in front). */
+/** The host uid of a slot's programs. */
+export function slotUid(options: Pick<BwrapOptions, 'uidBase'>, slot: number): number {
+  return options.uidBase + slot;
+}
+
+/** The full host argv of an isolated command, run as the slot's uid (`slotUid`). */
 export function bwrapArgv(options: BwrapOptions, command: IsolatedCommand): string[] {
-  const uid = String(options.uidBase + command.slot);
   const args = [
-    options.setpriv,
-    `--reuid=${uid}`,
-    `--regid=${uid}`,
-    '--clear-groups',
-    '--inh-caps=-all',
-    '--bounding-set=-all',
-    '--no-new-privs',
-    '--',
     options.bwrap,
     '--unshare-all',
     '--unshare-user',
@@ -173,6 +170,7 @@ export class BwrapIsolation implements Isolation {
     // /proc/1/environ: start it with an empty one.
     return Promise.resolve({
       argv: bwrapArgv(this.options, command),
+      uid: slotUid(this.options, command.slot),
       env: {},
       cwd: '/',
       statusFd: true,

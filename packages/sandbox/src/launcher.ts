@@ -4,11 +4,11 @@
  * wall-clock limit, the CPU limit (polled from the cgroup) and the output caps are enforced
  * from outside, by killing the whole run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { RunCgroup } from './cgroup/types.js';
 import { OutputBuffer } from './output-buffer.js';
+import type { HostProcess, Spawner } from './spawner.js';
 
 /** Why the launcher killed a run, if it did. */
 export type KillReason = 'wall' | 'cpu' | 'output' | 'cancelled';
@@ -19,8 +19,12 @@ export interface LaunchRequest {
   /** Environment of the host command (kept minimal: the sandbox sets the program's own). */
   env: Record<string, string>;
   cwd: string;
+  /** Host uid (and gid) the command drops to before it execs; unset keeps root. */
+  uid?: number;
+  /** Stack limit of the command (KiB). */
+  stackKb: number | 'unlimited';
   stdin: string | Buffer;
-  /** The cgroup the command joins first (its pid is written into `procsFiles`). */
+  /** The cgroup the command joins before it execs. */
   cgroup?: RunCgroup;
   /** Kill when the cgroup's CPU time passes this (ms). */
   cpuLimitMs?: number;
@@ -38,7 +42,7 @@ export interface LaunchRequest {
 }
 
 /** What `supervise` needs: the run's input and limits, not how it was started. */
-export type SuperviseRequest = Omit<LaunchRequest, 'argv' | 'env' | 'cwd' | 'statusFd'>;
+export type SuperviseRequest = Omit<LaunchRequest, 'argv' | 'env' | 'cwd' | 'uid' | 'stackKb' | 'statusFd'>;
 
 /** A run's input and limits, picked from a larger request (its cgroup excepted). */
 export function runLimitsOf(request: Omit<SuperviseRequest, 'cgroup'>): Omit<SuperviseRequest, 'cgroup'> {
@@ -68,30 +72,6 @@ export interface LaunchOutcome {
   killedFor: KillReason | undefined;
   /** With `statusFd`: whether the sandbox got as far as starting the program. */
   started: boolean;
-}
-
-/** Exit status of the join script when the command could not join its cgroup. */
-export const JOIN_FAILED_EXIT = 125;
-
-/**
- * Joins the cgroups named in its arguments, drops core dumps, sets the stack limit, and execs
- * the rest of its arguments: `sh -c JOIN sh <stackKb> <n> <procs files…> <command…>`.
- */
-const JOIN_SCRIPT = [
-  's=$1; n=$2; shift 2',
-  `while [ "$n" -gt 0 ]; do echo $$ 2>/dev/null > "$1" || { echo "coderunner: cannot join $1" >&2; exit ${JOIN_FAILED_EXIT}; }; shift; n=$((n-1)); done`,
-  'ulimit -c 0; ulimit -s "$s" 2>/dev/null',
-  'exec "$@"',
-].join('\n');
-
-/** The argv that makes `command` join `cgroup` (if any) before it starts. */
-export function joinArgv(
-  command: readonly string[],
-  cgroup: RunCgroup | undefined,
-  stackKb: number | 'unlimited',
-): string[] {
-  const procs = cgroup?.procsFiles ?? [];
-  return ['/bin/sh', '-c', JOIN_SCRIPT, 'sh', String(stackKb), String(procs.length), ...procs, ...command];
 }
 
 // Aliases follow their signal's usual name (SIGABRT before SIGIOT, SIGIO before SIGPOLL): keep the first.
@@ -128,7 +108,7 @@ function readChildPid(stream: Readable | null | undefined): Promise<number | und
 
 /** A host command started, its program not necessarily yet: see `supervise`. */
 export interface Spawned {
-  child: ChildProcess;
+  child: HostProcess;
   /** With a status fd: whether the sandbox got as far as starting its program. */
   started: Promise<boolean>;
   /** With a status fd: the host pid of the sandbox's first process. */
@@ -138,34 +118,40 @@ export interface Spawned {
 }
 
 /**
- * Starts the host command with pipes for its standard streams, bubblewrap's status on fd 3
- * (`statusFd`) and, with `controlFd`, a pipe it reads on fd 4.
+ * Starts the host command (joining its cgroup first) with pipes for its standard streams,
+ * bubblewrap's status on fd 3 (`statusFd`) and, with `controlFd`, a pipe it reads on fd 4.
  */
 export function spawnHost(
-  request: Pick<LaunchRequest, 'argv' | 'env' | 'cwd' | 'statusFd'>,
+  spawner: Spawner,
+  request: Pick<LaunchRequest, 'argv' | 'env' | 'cwd' | 'uid' | 'stackKb' | 'statusFd' | 'cgroup'>,
   controlFd = false,
 ): Spawned {
-  const stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
-  if (request.statusFd || controlFd) stdio.push(request.statusFd ? 'pipe' : 'ignore');
-  if (controlFd) stdio.push('pipe');
-  const child = spawn(request.argv[0] as string, request.argv.slice(1), {
-    cwd: request.cwd,
+  const child = spawner.spawn({
+    argv: request.argv,
     env: request.env,
-    stdio,
+    cwd: request.cwd,
+    stackKb: request.stackKb,
+    ...(request.uid !== undefined ? { uid: request.uid } : {}),
+    ...(request.cgroup ? { procsFiles: request.cgroup.procsFiles } : {}),
+    statusFd: request.statusFd === true,
+    controlFd,
   });
-  const childPid = request.statusFd ? readChildPid(child.stdio[3] as Readable) : Promise.resolve(undefined);
   const spawned: Spawned = {
     child,
-    childPid,
-    started: request.statusFd ? childPid.then((pid) => pid !== undefined) : Promise.resolve(true),
+    childPid: Promise.resolve(undefined),
+    started: Promise.resolve(true),
   };
-  child.once('error', (error) => (spawned.failure = error));
+  child.once('error', (error: Error) => (spawned.failure = error));
+  if (request.statusFd) {
+    spawned.childPid = child.ready.then((ok) => (ok ? readChildPid(child.stdio[3]) : undefined));
+    spawned.started = spawned.childPid.then((pid) => pid !== undefined);
+  }
   return spawned;
 }
 
 /** Starts a command under its limits and waits for it: `spawnHost` then `supervise`. */
-export function launch(request: LaunchRequest): Promise<LaunchOutcome> {
-  return supervise(spawnHost(request), request);
+export function launch(spawner: Spawner, request: LaunchRequest): Promise<LaunchOutcome> {
+  return supervise(spawnHost(spawner, request), request);
 }
 
 /**
@@ -174,6 +160,8 @@ export function launch(request: LaunchRequest): Promise<LaunchOutcome> {
  */
 export async function supervise(spawned: Spawned, request: SuperviseRequest): Promise<LaunchOutcome> {
   const { child } = spawned;
+  // The pipes exist once the helper has started the command.
+  await child.ready;
   const started = performance.now();
   const stdout = new OutputBuffer(request.stdoutLimit);
   const stderr = new OutputBuffer(request.stderrLimit);
@@ -219,8 +207,8 @@ export async function supervise(spawned: Spawned, request: SuperviseRequest): Pr
       if (spawned.failure) return resolve({ code: null, signal: null, error: spawned.failure });
       if (child.exitCode !== null || child.signalCode !== null)
         return resolve({ code: child.exitCode, signal: child.signalCode });
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (error: Error) => resolve({ code: null, signal: null, error }));
+      child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
     },
   );
   const wallMs = performance.now() - started;

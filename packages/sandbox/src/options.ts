@@ -6,7 +6,7 @@ export type SandboxType = 'bwrap' | 'direct';
 
 export interface EngineOptions {
   /**
-   * `bwrap` isolates every compile and run (needs root, bubblewrap, setpriv, user namespaces and
+   * `bwrap` isolates every compile and run (needs root, bubblewrap, the spawn helper, user namespaces and
    * writable cgroups); `direct` runs programs as the worker with no isolation, for development.
    * Default `bwrap`.
    */

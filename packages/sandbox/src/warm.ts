@@ -1,6 +1,6 @@
 /**
  * Sandboxes set up ahead of their program, one per slot, so that a test run does not wait for
- * a cgroup, setpriv and bubblewrap: the slot's uid, namespaces, mounts, fresh tmpfs work dir and
+ * a cgroup, the spawn helper and bubblewrap: the slot's uid, namespaces, mounts, fresh tmpfs work dir and
  * /tmp are all in place, and a shell stub inside waits on a pipe (fd 4). Each one serves exactly
  * one run and is then destroyed with its cgroup; the next is made for the slot after that, so a
  * slot's uid never has a waiting sandbox beside a running program.
@@ -19,7 +19,8 @@ import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { ExecuteRequest } from './executor.js';
 import type { BwrapIsolation, WorkFile } from './isolation.js';
 import { argvOf, SANDBOX_WORK_DIR } from './isolation.js';
-import { joinArgv, runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
+import { runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
+import type { Spawner } from './spawner.js';
 
 /** What the stub runs: each line it reads on fd 4 is a script for it. */
 const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
@@ -28,7 +29,7 @@ const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
 const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
 /** How long after a run its slot's next sandbox is made (ms). */
-const REFILL_DELAY_MS = 10;
+const REFILL_DELAY_MS = 0;
 
 /** What every sandbox made ahead has; a run that needs otherwise goes the cold way. */
 export interface WarmSpec {
@@ -105,8 +106,6 @@ class WarmSandbox {
       this.dead = true;
       if (!this.taken) onDeathWhileWaiting();
     });
-    spawned.child.stdin?.on('error', () => undefined);
-    spawned.child.stdio[4]?.on('error', () => undefined);
   }
 
   private control(text: string, end = false): void {
@@ -211,6 +210,7 @@ export class WarmPool {
     private readonly spec: WarmSpec,
     private readonly isolation: BwrapIsolation,
     private readonly cgroups: CgroupManager,
+    private readonly spawner: Spawner,
     private readonly runName: (slot: number) => string,
   ) {}
 
@@ -288,11 +288,15 @@ export class WarmPool {
         tmpBytes: this.spec.tmpBytes,
       });
       const spawned = spawnHost(
+        this.spawner,
         {
-          argv: joinArgv(prepared.argv, cgroup, 'unlimited'),
+          argv: prepared.argv,
           env: prepared.env,
           cwd: prepared.cwd,
+          ...(prepared.uid !== undefined ? { uid: prepared.uid } : {}),
+          stackKb: 'unlimited',
           statusFd: true,
+          cgroup,
         },
         true,
       );

@@ -3,21 +3,23 @@
  * lowered (on cgroup v1 the memory and memory+swap limits must be written in the right order),
  * and its counters start afresh on `resetUsage` — what a sandbox made ahead relies on.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { detectCgroups } from '../src/cgroup/detect.js';
 import type { RunCgroup } from '../src/cgroup/types.js';
-import { joinArgv } from '../src/launcher.js';
+import { Spawner } from '../src/spawner.js';
 
 let cgroup: RunCgroup;
+let spawner: Spawner;
 
 beforeAll(async () => {
+  spawner = await Spawner.start();
   const detection = await detectCgroups();
   if (!detection.ok) throw new Error(detection.problem);
   cgroup = await detection.manager.create(`s0-${process.pid}-0`);
 });
 
 afterAll(async () => {
+  await spawner.close();
   await cgroup.killAll();
   await cgroup.remove();
 });
@@ -25,9 +27,17 @@ afterAll(async () => {
 /** Runs Python in the cgroup; resolves with its exit status (null when killed) and signal. */
 function python(code: string): Promise<{ code: number | null; signal: string | null }> {
   return new Promise((resolve) => {
-    const [file, ...args] = joinArgv(['/usr/bin/python3', '-c', code], cgroup, 8192);
-    const child = spawn(file as string, args, { stdio: 'ignore' });
-    child.once('exit', (exitCode, signal) => resolve({ code: exitCode, signal }));
+    const child = spawner.spawn({
+      argv: ['/usr/bin/python3', '-c', code],
+      env: {},
+      cwd: '/',
+      stackKb: 8192,
+      procsFiles: cgroup.procsFiles,
+    });
+    child.once('exit', (exitCode: number | null, signal: string | null) =>
+      resolve({ code: exitCode, signal }),
+    );
+    void child.ready.then(() => child.stdin?.end());
   });
 }
 

@@ -30,7 +30,7 @@ describe('doctor', () => {
       'sandbox type',
       'root',
       'bubblewrap',
-      'setpriv',
+      'spawn helper',
       'user namespaces',
       'cgroups',
       'sandboxed run',

@@ -138,6 +138,15 @@ describe('escapes', () => {
     );
   });
 
+  it('the program holds no capability, cannot gain one, and is the sandbox user', async () => {
+    const { output } = only(await attack('read-file.c', '/proc/self/status'));
+    const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(output)?.[1] ?? '';
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(set)).toMatch(/^0+$/);
+    expect(field('NoNewPrivs')).toBe('1');
+    expect(field('Uid').split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
+    expect(field('Groups')).toBe('');
+  });
+
   it("the worker's environment is not readable through /proc/1/environ", async () => {
     const { status, output } = only(await attack('read-file.c', '/proc/1/environ'));
     expect(status).toBe('success');

@@ -1,0 +1,400 @@
+/*
+ * coderunner-spawn: starts the sandbox's host processes for the worker.
+ *
+ * The worker is a large Node process: every fork of it copies its page tables and then takes a
+ * copy-on-write fault for each page it touches until the child has exec'd, a few milliseconds of
+ * CPU per run. This helper is small, so its forks are cheap, and it does in the child what
+ * otherwise took two more programs (a shell and setpriv): it joins the run's cgroups, sets the
+ * core and stack limits, drops to the slot's uid with no capabilities and no_new_privs, then
+ * execs bubblewrap.
+ *
+ * Protocol. Requests on standard input, each `u32 length (little endian)` then NUL-terminated
+ * fields:
+ *   S id cwd uid stack nfds nprocs procs... argc argv... envc env...   start a process
+ *       uid: "" keeps this helper's ids; stack: KiB or "unlimited"; nfds: 3 (standard streams),
+ *       4 (+ a pipe the child writes on fd 3) or 5 (+ a pipe the child reads on fd 4).
+ *   K id signal                                                      signal it, unless reaped
+ *   D id                                                             the worker holds the pipes
+ * Replies on standard output, one line each:
+ *   S id pid fd...   forked: the worker's ends of the pipes, to open via /proc/<helper>/fd/N
+ *                    (its copies here are closed at D)
+ *   F id errno       could not start: fork failed (nothing follows) or exec failed (X follows)
+ *   X id code signal ended (code -1 when killed by a signal)
+ * A child that cannot join its cgroups or drop its privileges writes `coderunner: cannot ...` on
+ * its standard error and exits with status 125. The helper exits, killing what it started, when
+ * its standard input closes or its parent dies.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define JOIN_FAILED_EXIT 125
+#define MAX_FRAME (16 * 1024 * 1024)
+#define MAX_FDS 5
+
+struct child {
+  char id[32];
+  pid_t pid;           /* 0 once reaped */
+  int held[MAX_FDS];   /* the worker's ends, until D */
+  int nheld;
+  int errfd;           /* tells an exec failure; -1 once the child exec'd or failed */
+};
+
+static struct child *children;
+static size_t nchildren, capchildren;
+static int last_cap = 40;
+
+static void die(const char *what) {
+  fprintf(stderr, "coderunner-spawn: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("write");
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+}
+
+static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...) {
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof line) n = (int)sizeof line - 1;
+  write_all(STDOUT_FILENO, line, (size_t)n);
+}
+
+static struct child *find(const char *id) {
+  for (size_t i = 0; i < nchildren; i++)
+    if (strcmp(children[i].id, id) == 0) return &children[i];
+  return NULL;
+}
+
+static void release(struct child *c) {
+  for (int i = 0; i < c->nheld; i++) close(c->held[i]);
+  c->nheld = 0;
+}
+
+/* Forgets a child once it is reaped and the worker holds its pipes. */
+static void forget(struct child *c) {
+  if (c->pid != 0 || c->nheld != 0 || c->errfd >= 0) return;
+  *c = children[--nchildren];
+}
+
+/* Child side: a message on standard error, then the status the worker recognises. */
+static void fail_child(const char *what, const char *detail) {
+  char msg[512];
+  int n = snprintf(msg, sizeof msg, "coderunner: cannot %s%s: %s\n", what, detail, strerror(errno));
+  if (n > 0) (void)!write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+  _exit(JOIN_FAILED_EXIT);
+}
+
+static void drop_privileges(uid_t uid) {
+  for (int cap = 0; cap <= last_cap; cap++)
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail_child("drop privileges", "");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    fail_child("drop privileges", "");
+  if (setgroups(0, NULL) != 0 || setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
+    fail_child("drop privileges", "");
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capset, &header, data) != 0) fail_child("drop privileges", "");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail_child("drop privileges", "");
+  uid_t r, e, s;
+  if (getresuid(&r, &e, &s) != 0 || r != uid || e != uid || s != uid) fail_child("drop privileges", "");
+}
+
+struct request {
+  const char *id, *cwd, *uid, *stack;
+  int nfds;
+  char **procs;
+  int nprocs;
+  char **argv;
+  char **envp;
+};
+
+/* Runs in the child: never returns. `ends[i]` becomes fd i; `errfd` reports an exec failure. */
+static void child_main(const struct request *req, const int *ends, int errfd) {
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  signal(SIGPIPE, SIG_DFL);
+  int moved[MAX_FDS];
+  for (int i = 0; i < req->nfds; i++) {
+    moved[i] = fcntl(ends[i], F_DUPFD_CLOEXEC, 16);
+    if (moved[i] < 0) _exit(127);
+  }
+  for (int i = 0; i < req->nfds; i++)
+    if (dup2(moved[i], i) < 0) _exit(127);
+
+  char pid[24];
+  int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+  for (int i = 0; i < req->nprocs; i++) {
+    int fd = open(req->procs[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pid, (size_t)len) != len) fail_child("join ", req->procs[i]);
+    close(fd);
+  }
+  struct rlimit none = {0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  struct rlimit stack = {RLIM_INFINITY, RLIM_INFINITY};
+  if (strcmp(req->stack, "unlimited") != 0) stack.rlim_cur = stack.rlim_max = strtoull(req->stack, NULL, 10) * 1024;
+  setrlimit(RLIMIT_STACK, &stack);
+  if (req->uid[0] != '\0') drop_privileges((uid_t)strtoul(req->uid, NULL, 10));
+  if (chdir(req->cwd) != 0) fail_child("enter ", req->cwd);
+
+  execve(req->argv[0], req->argv, req->envp);
+  int error = errno;
+  (void)!write(errfd, &error, sizeof error);
+  _exit(127);
+}
+
+static void start(const struct request *req) {
+  /* theirs[i]: the child's end of fd i; mine[i]: the worker's end. */
+  int theirs[MAX_FDS], mine[MAX_FDS], errpipe[2] = {-1, -1};
+  int made = 0, error = 0;
+  for (; made < req->nfds; made++) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+      error = errno;
+      break;
+    }
+    /* The child reads fds 0 and 4 and writes the others. */
+    int child_reads = made == 0 || made == 4;
+    theirs[made] = child_reads ? p[0] : p[1];
+    mine[made] = child_reads ? p[1] : p[0];
+  }
+  if (error == 0 && pipe2(errpipe, O_CLOEXEC | O_NONBLOCK) != 0) error = errno;
+  pid_t pid = -1;
+  if (error == 0) {
+    pid = fork();
+    if (pid == 0) child_main(req, theirs, errpipe[1]);
+    if (pid < 0) error = errno;
+  }
+  for (int i = 0; i < made; i++) close(theirs[i]);
+  if (errpipe[1] >= 0) close(errpipe[1]);
+  if (error != 0) {
+    for (int i = 0; i < made; i++) close(mine[i]);
+    if (errpipe[0] >= 0) close(errpipe[0]);
+    reply("F %s %d\n", req->id, error);
+    return;
+  }
+  if (nchildren == capchildren) {
+    capchildren = capchildren ? capchildren * 2 : 16;
+    children = realloc(children, capchildren * sizeof *children);
+    if (!children) die("realloc");
+  }
+  struct child *c = &children[nchildren++];
+  snprintf(c->id, sizeof c->id, "%s", req->id);
+  c->pid = pid;
+  c->nheld = req->nfds;
+  memcpy(c->held, mine, sizeof mine);
+  c->errfd = errpipe[0];
+  char line[256];
+  int n = snprintf(line, sizeof line, "S %s %d", req->id, (int)pid);
+  for (int i = 0; i < req->nfds; i++) n += snprintf(line + n, sizeof line - (size_t)n, " %d", mine[i]);
+  reply("%s\n", line);
+}
+
+/* Whether the child's exec failed (F) or happened; called when its error pipe is readable. */
+static void check_exec(struct child *c) {
+  int error;
+  ssize_t n = read(c->errfd, &error, sizeof error);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n == sizeof error) reply("F %s %d\n", c->id, error);
+  close(c->errfd);
+  c->errfd = -1;
+}
+
+/* Splits a frame into its NUL-terminated fields; returns how many, or -1. */
+static int fields(char *buf, size_t len, char **out, int max) {
+  int count = 0;
+  size_t at = 0;
+  while (at < len) {
+    char *end = memchr(buf + at, '\0', len - at);
+    if (!end || count == max) return -1;
+    out[count++] = buf + at;
+    at = (size_t)(end - buf) + 1;
+  }
+  return count;
+}
+
+static long number(const char *text) {
+  char *end;
+  errno = 0;
+  long value = strtol(text, &end, 10);
+  return errno || *end || end == text ? -1 : value;
+}
+
+static void handle(char *frame, size_t len) {
+  enum { MAX_FIELDS = 65536 };
+  static char *f[MAX_FIELDS];
+  int n = fields(frame, len, f, MAX_FIELDS);
+  if (n < 2) die("malformed request");
+  const char *op = f[0], *id = f[1];
+  if (strcmp(op, "K") == 0 && n == 3) {
+    struct child *c = find(id);
+    if (c && c->pid > 0) kill(c->pid, (int)number(f[2]));
+    return;
+  }
+  if (strcmp(op, "D") == 0 && n == 2) {
+    struct child *c = find(id);
+    if (c) {
+      release(c);
+      forget(c);
+    }
+    return;
+  }
+  if (strcmp(op, "S") != 0 || n < 7 || strlen(id) >= sizeof children->id) die("malformed request");
+  struct request req = {.id = id, .cwd = f[2], .uid = f[3], .stack = f[4]};
+  req.nfds = (int)number(f[5]);
+  long nprocs = number(f[6]);
+  if (req.nfds < 3 || req.nfds > MAX_FDS || nprocs < 0 || 7 + nprocs >= n) die("malformed request");
+  req.procs = &f[7];
+  req.nprocs = (int)nprocs;
+  int at = 7 + req.nprocs;
+  long argc = number(f[at]);
+  if (argc < 1 || at + 1 + argc >= n) die("malformed request");
+  /* argv and envp must end in NULL: the count fields are overwritten with it, shifted. */
+  char **argv = calloc((size_t)argc + 1, sizeof *argv);
+  long envc = number(f[at + 1 + argc]);
+  if (!argv || envc < 0 || at + 2 + argc + envc != n) die("malformed request");
+  char **envp = calloc((size_t)envc + 1, sizeof *envp);
+  if (!envp) die("calloc");
+  memcpy(argv, &f[at + 1], (size_t)argc * sizeof *argv);
+  memcpy(envp, &f[at + 2 + argc], (size_t)envc * sizeof *envp);
+  req.argv = argv;
+  req.envp = envp;
+  start(&req);
+  free(argv);
+  free(envp);
+}
+
+static void reap(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (size_t i = 0; i < nchildren; i++) {
+      struct child *c = &children[i];
+      if (c->pid != pid) continue;
+      c->pid = 0;
+      /* Its exec failure, if any, is told before its end. */
+      if (c->errfd >= 0) check_exec(c);
+      if (c->errfd >= 0) {
+        close(c->errfd);
+        c->errfd = -1;
+      }
+      if (WIFSIGNALED(status)) reply("X %s -1 %d\n", c->id, WTERMSIG(status));
+      else reply("X %s %d 0\n", c->id, WEXITSTATUS(status));
+      forget(c);
+      break;
+    }
+  }
+}
+
+int main(void) {
+  pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("prctl");
+  if (getppid() != parent) return 1;
+  signal(SIGPIPE, SIG_IGN);
+  FILE *cap = fopen("/proc/sys/kernel/cap_last_cap", "r");
+  if (cap) {
+    if (fscanf(cap, "%d", &last_cap) != 1) last_cap = 40;
+    fclose(cap);
+  }
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd");
+  fcntl(STDIN_FILENO, F_SETFD, FD_CLOEXEC);
+  fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
+
+  size_t have = 0, size = 1 << 16;
+  char *buf = malloc(size);
+  struct pollfd *p = NULL;
+  size_t np = 0;
+  if (!buf) die("malloc");
+  for (;;) {
+    if (np < nchildren + 2) {
+      np = nchildren + 16;
+      p = realloc(p, np * sizeof *p);
+      if (!p) die("realloc");
+    }
+    p[0] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
+    p[1] = (struct pollfd){sfd, POLLIN, 0};
+    nfds_t count = 2;
+    for (size_t i = 0; i < nchildren; i++)
+      if (children[i].errfd >= 0) p[count++] = (struct pollfd){children[i].errfd, POLLIN, 0};
+    if (poll(p, count, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    for (nfds_t k = 2; k < count; k++) {
+      if (!p[k].revents) continue;
+      for (size_t i = 0; i < nchildren; i++) {
+        if (children[i].errfd != p[k].fd) continue;
+        check_exec(&children[i]);
+        forget(&children[i]);
+        break;
+      }
+    }
+    if (p[1].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(sfd, &info, sizeof info) > 0) {
+      }
+      reap();
+    }
+    if (!(p[0].revents & (POLLIN | POLLHUP))) continue;
+    if (have == size) {
+      size *= 2;
+      buf = realloc(buf, size);
+      if (!buf) die("realloc");
+    }
+    ssize_t n = read(STDIN_FILENO, buf + have, size - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    have += (size_t)n;
+    size_t at = 0;
+    while (have - at >= 4) {
+      uint32_t len;
+      memcpy(&len, buf + at, 4);
+      if (len > MAX_FRAME) die("request too large");
+      if (have - at - 4 < len) break;
+      handle(buf + at + 4, len);
+      at += 4 + len;
+    }
+    memmove(buf, buf + at, have - at);
+    have -= at;
+  }
+  /* The worker has gone: so does everything started for it, reaped here. */
+  for (size_t i = 0; i < nchildren; i++)
+    if (children[i].pid > 0) kill(children[i].pid, SIGKILL);
+  for (size_t i = 0; i < nchildren; i++)
+    if (children[i].pid > 0) waitpid(children[i].pid, NULL, 0);
+  return 0;
+}

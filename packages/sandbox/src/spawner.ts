@@ -1,0 +1,264 @@
+/**
+ * Starts the sandbox's host processes through `coderunner-spawn` (native/coderunner-spawn.c), a
+ * small helper that lives as long as the engine. Forking this process instead would copy its
+ * page tables and fault on every page it touches until the child execs, a few milliseconds of
+ * CPU per run; the helper also joins the cgroups and drops to the slot's uid itself, where a
+ * shell and setpriv were two more programs to start. The pipes it makes are opened here through
+ * `/proc/<helper>/fd/N`; a `HostProcess` then looks to the launcher like a child process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { accessSync, constants as fsConstants, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { SandboxError } from './errors.js';
+import { signalName } from './launcher.js';
+
+/** Where the build puts the helper (`pnpm build` compiles it next to the compiled modules). */
+export const SPAWN_HELPER_PATH = fileURLToPath(new URL('../dist/coderunner-spawn', import.meta.url));
+
+/** Exit status of a process that could not join its cgroups or drop its privileges. */
+export const JOIN_FAILED_EXIT = 125;
+
+export interface SpawnRequest {
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+  cwd: string;
+  /** Files whose cgroups the process joins before it execs (`cgroup.procs` of each). */
+  procsFiles?: readonly string[];
+  /** Drop to this host uid and gid, with no groups, no capabilities and no_new_privs. */
+  uid?: number;
+  /** The stack limit it execs with (KiB); core dumps are always off. */
+  stackKb: number | 'unlimited';
+  /** A pipe the process writes on fd 3 (bubblewrap's status). */
+  statusFd?: boolean;
+  /** A pipe the process reads on fd 4 (implies `statusFd`). */
+  controlFd?: boolean;
+}
+
+type Stream = Socket | null;
+
+/** A process started by the helper: the parts of `ChildProcess` the launcher uses. */
+export class HostProcess extends EventEmitter {
+  pid: number | undefined;
+  stdin: Socket | null = null;
+  stdout: Socket | null = null;
+  stderr: Socket | null = null;
+  /** 0–2, then fd 3 (status) and fd 4 (control) when asked for. */
+  stdio: Stream[] = [];
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  /** Why it could not be started, once known. */
+  failure: Error | undefined;
+  /** Settles when the pipes are here (true) or the process could not be started (false). */
+  readonly ready: Promise<boolean>;
+  private settle: (ok: boolean) => void = () => undefined;
+  private ended = false;
+
+  constructor(
+    readonly id: string,
+    private readonly signalIt: (signal: number) => void,
+  ) {
+    super();
+    this.ready = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  /** Signals the process, unless it has ended (the helper knows: no pid is ever reused here). */
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    if (this.ended) return false;
+    this.signalIt(osConstants.signals[signal]);
+    return true;
+  }
+
+  /** @internal */
+  attach(pid: number, streams: Socket[]): void {
+    this.pid = pid;
+    this.stdio = streams;
+    [this.stdin = null, this.stdout = null, this.stderr = null] = streams;
+    for (const stream of streams) stream.on('error', () => undefined);
+    this.settle(true);
+  }
+
+  /** @internal */
+  end(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.settle(false);
+    this.exitCode = code;
+    this.signalCode = signal;
+    this.emit('exit', code, signal);
+    // As with a child process: its input pipes go with it,
+    this.stdin?.destroy();
+    this.stdio[4]?.destroy();
+    // and `close` comes once its output has been read to the end too.
+    const readers = [this.stdout, this.stderr, this.stdio[3]].filter(
+      (s): s is Socket => s !== null && s !== undefined && !s.destroyed && !s.readableEnded,
+    );
+    let open = readers.length;
+    const closed = (): void => {
+      if (--open <= 0) this.emit('close', code, signal);
+    };
+    if (open === 0) this.emit('close', code, signal);
+    for (const reader of readers) reader.once('close', closed);
+  }
+
+  /** @internal Emits `error` once, to whoever listens (an unheard `error` would throw). */
+  fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.settle(false);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+function frame(fields: readonly string[]): Buffer {
+  const body = Buffer.from(fields.map((field) => `${field}\0`).join(''));
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
+
+export class Spawner {
+  private readonly live = new Map<string, HostProcess>();
+  private serial = 0;
+  private buffered = '';
+  private gone: Error | undefined;
+
+  private constructor(private readonly helper: ChildProcess) {
+    helper.stdout?.setEncoding('utf8');
+    helper.stdout?.on('data', (chunk: string) => this.read(chunk));
+    helper.stdin?.on('error', () => undefined);
+    helper.once('exit', (code, signal) => {
+      this.gone = new SandboxError(
+        'SANDBOX_START_FAILED',
+        `the spawn helper ended (${signal ?? `status ${code}`})`,
+      );
+      for (const child of this.live.values()) {
+        child.fail(this.gone);
+        child.end(null, 'SIGKILL');
+        // What it started may live on without it, holding the pipes open.
+        for (const stream of child.stdio) stream?.destroy();
+      }
+      this.live.clear();
+    });
+  }
+
+  /** Starts the helper; it ends with `close` (or with this process). */
+  static async start(path = SPAWN_HELPER_PATH): Promise<Spawner> {
+    try {
+      accessSync(path, fsConstants.X_OK);
+    } catch {
+      throw new SandboxError(
+        'SANDBOX_UNAVAILABLE',
+        `the spawn helper ${path} is missing: build it with pnpm build (it needs a C compiler)`,
+      );
+    }
+    const helper = spawn(path, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {} });
+    await new Promise<void>((resolve, reject) => {
+      helper.once('spawn', resolve);
+      helper.once('error', (error) =>
+        reject(new SandboxError('SANDBOX_UNAVAILABLE', `cannot start the spawn helper: ${error.message}`)),
+      );
+    });
+    return new Spawner(helper);
+  }
+
+  /** Starts a process; its `error` event tells when it could not be. */
+  spawn(request: SpawnRequest): HostProcess {
+    const id = String(++this.serial);
+    const child = new HostProcess(id, (signal) => this.send(['K', id, String(signal)]));
+    if (this.gone) {
+      const gone = this.gone;
+      queueMicrotask(() => {
+        child.fail(gone);
+        child.end(null, null);
+      });
+      return child;
+    }
+    this.live.set(id, child);
+    const fds = request.controlFd ? 5 : request.statusFd ? 4 : 3;
+    const env = Object.entries(request.env).map(([name, value]) => `${name}=${value}`);
+    const procs = request.procsFiles ?? [];
+    this.send([
+      'S',
+      id,
+      request.cwd,
+      request.uid === undefined ? '' : String(request.uid),
+      String(request.stackKb),
+      String(fds),
+      String(procs.length),
+      ...procs,
+      String(request.argv.length),
+      ...request.argv,
+      String(env.length),
+      ...env,
+    ]);
+    return child;
+  }
+
+  /** Ends the helper, and with it whatever it started that still runs. */
+  async close(): Promise<void> {
+    if (this.helper.exitCode !== null || this.helper.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.helper.once('exit', resolve));
+    this.helper.stdin?.end();
+    const timer = setTimeout(() => this.helper.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private send(fields: readonly string[]): void {
+    if (!this.gone) this.helper.stdin?.write(frame(fields));
+  }
+
+  private read(chunk: string): void {
+    this.buffered += chunk;
+    let newline;
+    while ((newline = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, newline);
+      this.buffered = this.buffered.slice(newline + 1);
+      this.answer(line.split(' '));
+    }
+  }
+
+  private answer([kind, id = '', ...rest]: string[]): void {
+    const child = this.live.get(id);
+    if (!child) return;
+    const numbers = rest.map(Number);
+    if (kind === 'S') {
+      const [pid = 0, ...fds] = numbers;
+      const streams: Socket[] = [];
+      try {
+        for (const [index, fd] of fds.entries()) streams.push(this.open(fd, index === 0 || index === 4));
+        child.attach(pid, streams);
+      } catch (error) {
+        for (const stream of streams) stream.destroy();
+        child.fail(error as Error);
+        this.send(['K', id, String(osConstants.signals.SIGKILL)]);
+      } finally {
+        this.send(['D', id]);
+      }
+    } else if (kind === 'F') {
+      const code = errnoNames.get(numbers[0] ?? 0) ?? `errno ${numbers[0]}`;
+      const error = Object.assign(new Error(`spawn ${code}`), { code });
+      child.fail(error);
+      if (child.pid === undefined) {
+        this.live.delete(id);
+        child.end(null, null);
+      }
+    } else if (kind === 'X') {
+      this.live.delete(id);
+      const [code = -1, signal = 0] = numbers;
+      child.end(code >= 0 ? code : null, signal > 0 ? (signalName(signal) as NodeJS.Signals) : null);
+    }
+  }
+
+  /** A pipe end the helper holds, opened here as a stream of this process. */
+  private open(fd: number, writable: boolean): Socket {
+    const flags = (writable ? fsConstants.O_WRONLY : fsConstants.O_RDONLY) | fsConstants.O_NONBLOCK;
+    const own = openSync(`/proc/${this.helper.pid}/fd/${fd}`, flags);
+    return new Socket({ fd: own, readable: !writable, writable });
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The spawn helper (native/coderunner-spawn.c) with the real binary, as root: what its children
+ * get (arguments, environment, directory, pipes, cgroups joined, limits, the slot's uid with no
+ * capabilities) and how failures and the helper's own end are told.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { JOIN_FAILED_EXIT, Spawner, type HostProcess, type SpawnRequest } from '../src/spawner.js';
+
+let spawner: Spawner;
+let dir: string;
+
+beforeAll(async () => {
+  spawner = await Spawner.start();
+  dir = mkdtempSync(join(tmpdir(), 'spawner-test-'));
+});
+
+afterAll(async () => {
+  await spawner.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function text(stream: Readable | null): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => (out += chunk));
+    stream?.on('close', () => resolve(out));
+  });
+}
+
+interface Ran {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts a process, feeds it `stdin`, and waits for its end and all of its output. */
+async function run(request: Partial<SpawnRequest> & Pick<SpawnRequest, 'argv'>, stdin = ''): Promise<Ran> {
+  const child = spawner.spawn({ env: {}, cwd: '/', stackKb: 8192, ...request });
+  const exited = new Promise<[number | null, string | null]>((resolve) =>
+    child.once('exit', (code: number | null, signal: string | null) => resolve([code, signal])),
+  );
+  expect(await child.ready).toBe(true);
+  const [stdout, stderr] = [text(child.stdout), text(child.stderr)];
+  child.stdin?.end(stdin);
+  const [code, signal] = await exited;
+  return { code, signal, stdout: await stdout, stderr: await stderr };
+}
+
+describe('the spawn helper', () => {
+  it('runs a command with its arguments, environment, directory and standard streams', async () => {
+    const result = await run(
+      {
+        argv: ['/bin/sh', '-c', 'cat; echo "$1|$GREETING|$(pwd)"; echo oops >&2; exit 3', 'sh', 'an arg'],
+        env: { GREETING: 'hello world' },
+        cwd: dir,
+      },
+      'from stdin\n',
+    );
+    expect(result).toEqual({
+      code: 3,
+      signal: null,
+      stdout: `from stdin\nan arg|hello world|${dir}\n`,
+      stderr: 'oops\n',
+    });
+  });
+
+  it('keeps nothing of its own environment for the command', async () => {
+    expect((await run({ argv: ['/usr/bin/env'] })).stdout).toBe('');
+  });
+
+  it('writes the command’s own pid into every procs file before it execs', async () => {
+    const files = [join(dir, 'a.procs'), join(dir, 'b.procs')];
+    for (const file of files) writeFileSync(file, '');
+    const result = await run({ argv: ['/bin/sh', '-c', 'echo $$'], procsFiles: files });
+    expect(result.code).toBe(0);
+    for (const file of files) expect(readFileSync(file, 'utf8').trim()).toBe(result.stdout.trim());
+  });
+
+  it('exits with JOIN_FAILED_EXIT, without running the command, when a cgroup cannot be joined', async () => {
+    const result = await run({ argv: ['/bin/echo', 'ran'], procsFiles: ['/nonexistent/dir/cgroup.procs'] });
+    expect(result.code).toBe(JOIN_FAILED_EXIT);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^coderunner: cannot join \/nonexistent\/dir\/cgroup.procs: /);
+  });
+
+  it('turns core dumps off and sets the stack limit', async () => {
+    const result = await run({
+      argv: ['/bin/sh', '-c', 'ulimit -c; ulimit -s; ulimit -H -s'],
+      stackKb: 65536,
+    });
+    expect(result.stdout).toBe('0\n65536\n65536\n');
+    expect((await run({ argv: ['/bin/sh', '-c', 'ulimit -s'], stackKb: 'unlimited' })).stdout).toBe(
+      'unlimited\n',
+    );
+  });
+
+  it('drops to the given uid and gid with no groups, no capabilities and no_new_privs', async () => {
+    const { stdout } = await run({ argv: ['/bin/cat', '/proc/self/status'], uid: 62990 });
+    const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(stdout)?.[1] ?? '';
+    expect(field('Uid').split(/\s+/)).toEqual(['62990', '62990', '62990', '62990']);
+    expect(field('Gid').split(/\s+/)).toEqual(['62990', '62990', '62990', '62990']);
+    expect(field('Groups')).toBe('');
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(set)).toMatch(/^0+$/);
+    expect(field('NoNewPrivs')).toBe('1');
+  });
+
+  it('keeps root when no uid is given', async () => {
+    expect((await run({ argv: ['/usr/bin/id', '-u'] })).stdout).toBe('0\n');
+  });
+
+  it('gives a status pipe on fd 3 and a control pipe on fd 4', async () => {
+    const child = spawner.spawn({
+      argv: ['/bin/sh', '-c', 'echo status >&3; read -r line <&4; echo "got $line"'],
+      env: {},
+      cwd: '/',
+      stackKb: 8192,
+      statusFd: true,
+      controlFd: true,
+    });
+    await child.ready;
+    const [stdout, status] = [text(child.stdout), text(child.stdio[3] ?? null)];
+    child.stdio[4]?.end('control line\n');
+    child.stdin?.end();
+    expect(await status).toBe('status\n');
+    expect(await stdout).toBe('got control line\n');
+  });
+
+  it('tells a command that cannot be executed as an error with its errno', async () => {
+    const child = spawner.spawn({ argv: ['/nonexistent/program'], env: {}, cwd: '/', stackKb: 8192 });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const error = await new Promise<Error & { code?: string }>((resolve) => child.once('error', resolve));
+    expect(error.code).toBe('ENOENT');
+    await exited;
+  });
+
+  it('signals a process through kill, and not once it has ended', async () => {
+    const child = spawner.spawn({ argv: ['/bin/sleep', '30'], env: {}, cwd: '/', stackKb: 8192 });
+    await child.ready;
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    expect(child.kill('SIGKILL')).toBe(true);
+    expect(await exited).toEqual([null, 'SIGKILL']);
+    expect(child.kill('SIGKILL')).toBe(false);
+  });
+
+  it('keeps many processes at once apart', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => run({ argv: ['/bin/sh', '-c', `cat; echo ${i}`] }, `in ${i}\n`)),
+    );
+    results.forEach((result, i) => expect(result).toMatchObject({ code: 0, stdout: `in ${i}\n${i}\n` }));
+  });
+});
+
+describe('the end of the helper', () => {
+  it('fails what still runs when the helper dies, and what is started after', async () => {
+    const own = await Spawner.start();
+    const child = own.spawn({ argv: ['/bin/sleep', '30'], env: {}, cwd: '/', stackKb: 8192 });
+    await child.ready;
+    const failed = new Promise<Error>((resolve) => child.once('error', resolve));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    own['helper'].kill('SIGKILL');
+    expect((await failed).message).toMatch(/the spawn helper ended/);
+    await exited;
+    process.kill(child.pid as number, 'SIGKILL'); // orphaned by its helper
+    const late: HostProcess = own.spawn({ argv: ['/bin/true'], env: {}, cwd: '/', stackKb: 8192 });
+    expect(await late.ready).toBe(false);
+    expect(late.failure?.message).toMatch(/the spawn helper ended/);
+  });
+
+  it('kills what it started when it is closed', async () => {
+    const own = await Spawner.start();
+    const child = own.spawn({ argv: ['/bin/sleep', '30'], env: {}, cwd: '/', stackKb: 8192 });
+    await child.ready;
+    const pid = child.pid as number;
+    await own.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
