@@ -4,7 +4,7 @@
  * time and peak memory the kernel measured. It does not log: it returns results and reports
  * progress through `onEvent`.
  */
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   overallVerdict,
@@ -20,17 +20,11 @@ import { CompileCache } from './compile-cache.js';
 import { compile } from './compile-step.js';
 import { SandboxError } from './errors.js';
 import { Executor, runName } from './executor.js';
-import {
-  BwrapIsolation,
-  DirectIsolation,
-  SANDBOX_PATH,
-  SANDBOX_UID,
-  systemView,
-  type Isolation,
-} from './isolation.js';
+import { BwrapIsolation, DirectIsolation, SANDBOX_PATH, type Isolation } from './isolation.js';
 import { withDefaults, type EngineOptions, type ResolvedEngineOptions } from './options.js';
 import { loadRegistry, type Registry } from './registry.js';
 import { SlotPool } from './slot-pool.js';
+import { buildSystemView, systemView } from './system-view.js';
 import { SPAWN_HELPER_PATH, Spawner } from './spawner.js';
 import { runTest, skippedTest } from './test-step.js';
 import { probeToolchains, type LanguageInfo } from './toolchains.js';
@@ -236,18 +230,6 @@ function asSandboxError(error: unknown): SandboxError {
   });
 }
 
-async function writeIdentity(etcDir: string): Promise<void> {
-  await mkdir(etcDir, { recursive: true, mode: 0o755 });
-  await writeFile(
-    join(etcDir, 'passwd'),
-    `runner:x:${SANDBOX_UID}:${SANDBOX_UID}:runner:/tmp:/usr/sbin/nologin\n`,
-    {
-      mode: 0o644,
-    },
-  );
-  await writeFile(join(etcDir, 'group'), `runner:x:${SANDBOX_UID}:\n`, { mode: 0o644 });
-}
-
 /** Checks the host, prepares the base dir and the cgroups, probes the toolchains. */
 export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
   const options = withDefaults(input);
@@ -260,7 +242,6 @@ export async function createEngine(input: EngineOptions = {}): Promise<Engine> {
     await chmod(baseDir, 0o755);
     for (const dir of ['cache', 'jobs', 'runs'])
       await mkdir(join(baseDir, dir), { recursive: true, mode: 0o755 });
-    await writeIdentity(join(baseDir, 'etc'));
   } catch (error) {
     throw new SandboxError('WORKSPACE_FAILED', `cannot prepare ${baseDir}: ${(error as Error).message}`, {
       cause: error,
@@ -317,14 +298,23 @@ async function assemble(
       );
     }
     environment.bwrap = bwrap;
+    const roBinds = [...new Set([...registry.languages.values()].flatMap((l) => l.roBinds))];
+    await buildSystemView(baseDir, roBinds).catch((error: unknown) => {
+      throw new SandboxError(
+        'WORKSPACE_FAILED',
+        `cannot prepare the sandbox's /etc and /dev: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    });
     const bwrapIsolation = new BwrapIsolation({
       bwrap,
       uidBase: options.uidBase,
-      system: await systemView(join(baseDir, 'etc')),
+      system: await systemView(baseDir),
     });
     isolation = bwrapIsolation;
     if (options.warmSandboxes && cgroups) {
-      const roBinds = [...new Set([...registry.languages.values()].flatMap((l) => l.roBinds))];
       warm = new WarmPool(
         { workDirBytes: options.runWorkDirBytes, tmpBytes: options.runTmpBytes, roBinds },
         bwrapIsolation,

@@ -5,7 +5,7 @@
  * view of the toolchains, size-limited tmpfs work dir and /tmp, a clean environment.
  * `direct`: the seed service's development mode, with no isolation at all.
  */
-import { cp, lstat, mkdir, readlink, rm } from 'node:fs/promises';
+import { cp, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from './registry.js';
 
@@ -61,54 +61,11 @@ export function argvOf(command: Command): string[] {
   return typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
 }
 
-async function kind(path: string): Promise<'dir' | 'file' | 'symlink' | undefined> {
-  try {
-    const stat = await lstat(path);
-    if (stat.isSymbolicLink()) return 'symlink';
-    return stat.isDirectory() ? 'dir' : 'file';
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The read-only system view every sandbox gets: /usr, the top-level library and binary dirs
- * (symlinks where the host has merged /usr), the dynamic linker's cache and the alternatives
- * links that toolchains resolve through, and a passwd/group naming the sandbox user.
- */
-export async function systemView(etcDir: string): Promise<string[]> {
-  const args = ['--ro-bind', '/usr', '/usr'];
-  for (const name of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
-    const path = `/${name}`;
-    const found = await kind(path);
-    if (found === 'symlink') args.push('--symlink', await readlink(path), path);
-    else if (found === 'dir') args.push('--ro-bind', path, path);
-  }
-  for (const path of [
-    '/etc/alternatives',
-    '/etc/ld.so.cache',
-    '/etc/ld.so.conf',
-    '/etc/ld.so.conf.d',
-    '/etc/localtime',
-  ]) {
-    if ((await kind(path)) !== undefined) args.push('--ro-bind', path, path);
-  }
-  args.push(
-    '--ro-bind',
-    join(etcDir, 'passwd'),
-    '/etc/passwd',
-    '--ro-bind',
-    join(etcDir, 'group'),
-    '/etc/group',
-  );
-  return args;
-}
-
 export interface BwrapOptions {
   bwrap: string;
   /** Host uid of slot 0; slot n runs as `uidBase + n`. */
   uidBase: number;
-  /** From `systemView`. */
+  /** From `systemView` (system-view.ts). */
   system: readonly string[];
 }
 
@@ -137,8 +94,12 @@ export function bwrapArgv(options: BwrapOptions, command: IsolatedCommand): stri
     ...options.system,
     '--proc',
     '/proc',
-    '--dev',
-    '/dev',
+    '--size',
+    String(command.tmpBytes),
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/dev/shm',
     '--size',
     String(command.tmpBytes),
     '--perms',
@@ -152,7 +113,8 @@ export function bwrapArgv(options: BwrapOptions, command: IsolatedCommand): stri
     '--tmpfs',
     SANDBOX_WORK_DIR,
   ];
-  for (const path of command.roBinds) args.push('--ro-bind-try', path, path);
+  // The system view's /etc has a copy of the toolchains' paths there.
+  for (const path of command.roBinds) if (!path.startsWith('/etc/')) args.push('--ro-bind-try', path, path);
   for (const file of command.files) args.push('--ro-bind', file.host, `${SANDBOX_WORK_DIR}/${file.name}`);
   args.push('--chdir', SANDBOX_WORK_DIR, '--clearenv');
   for (const [name, value] of Object.entries(command.env)) args.push('--setenv', name, value);

@@ -100,14 +100,17 @@ describe('resource attacks', () => {
     expect(result.tests[0]?.truncated).toBe(true);
   });
 
-  it.each(['/box', '/tmp'])('2 GB written to %s fills its small tmpfs, not the host disk', async (dir) => {
-    const before = await statfs(baseDir);
-    // Files in a tmpfs are memory too: with room in the memory limit, the tmpfs size decides.
-    const result = await attack('fill-dir.c', dir, { limits: { ...LIMITS, memoryInKb: 256 * 1024 } });
-    const after = await statfs(baseDir);
-    expect(only(result)).toMatchObject({ status: 'success', output: 'stopped: No space left on device\n' });
-    expect(Math.abs(before.bavail - after.bavail) * before.bsize).toBeLessThan(32 << 20);
-  });
+  it.each(['/box', '/tmp', '/dev/shm'])(
+    '2 GB written to %s fills its small tmpfs, not the host disk',
+    async (dir) => {
+      const before = await statfs(baseDir);
+      // Files in a tmpfs are memory too: with room in the memory limit, the tmpfs size decides.
+      const result = await attack('fill-dir.c', dir, { limits: { ...LIMITS, memoryInKb: 256 * 1024 } });
+      const after = await statfs(baseDir);
+      expect(only(result)).toMatchObject({ status: 'success', output: 'stopped: No space left on device\n' });
+      expect(Math.abs(before.bavail - after.bavail) * before.bsize).toBeLessThan(32 << 20);
+    },
+  );
 });
 
 describe('escapes', () => {
@@ -152,6 +155,26 @@ describe('escapes', () => {
     expect(status).toBe('success');
     expect(output).not.toContain('worker-secret-7f3a');
     expect(output).not.toContain('PATH=');
+  });
+
+  it.each(['/dev', '/etc', '/usr'])('nothing can be created in %s', async (dir) => {
+    expect(only(await attack('fill-dir.c', dir)).output).toMatch(
+      /^open failed: (Permission denied|Read-only file system)\n$/,
+    );
+  });
+
+  it('the devices of /dev work', async () => {
+    const code = [
+      'import os',
+      "os.write(os.open('/dev/null', os.O_WRONLY), b'x')",
+      "print(len(open('/dev/urandom', 'rb').read(8)), open('/dev/zero', 'rb').read(2), sorted(os.listdir('/dev')))",
+    ].join('\n');
+    const result = await engine.judge(
+      submission('python', code, [{ id: 'dev', input: '' }], { limits: LIMITS }),
+    );
+    expect(only(result).output).toBe(
+      "8 b'\\x00\\x00' ['fd', 'full', 'null', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']\n",
+    );
   });
 
   it("the host's sandbox base dir is not visible", async () => {
