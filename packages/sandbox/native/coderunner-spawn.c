@@ -10,9 +10,11 @@
  *
  * Protocol. Requests on standard input, each `u32 length (little endian)` then NUL-terminated
  * fields:
- *   S id cwd uid stack nfds nprocs procs... argc argv... envc env...   start a process
- *       uid: "" keeps this helper's ids; stack: KiB or "unlimited"; nfds: 3 (standard streams),
- *       4 (+ a pipe the child writes on fd 3) or 5 (+ a pipe the child reads on fd 4).
+ *   S id cwd uid stack net nfds nprocs procs... argc argv... envc env...   start a process
+ *       uid: "" keeps this helper's ids; stack: KiB or "unlimited"; net: "" keeps this helper's
+ *       network namespace, a name enters the empty one of that name (made on first use, kept
+ *       while the helper lives, its loopback left down); nfds: 3 (standard streams), 4 (+ a pipe
+ *       the child writes on fd 3) or 5 (+ a pipe the child reads on fd 4).
  *   K id signal                                                      signal it, unless reaped
  *   D id                                                             the worker holds the pipes
  * Replies on standard output, one line each:
@@ -20,7 +22,8 @@
  *                    (its copies here are closed at D)
  *   F id errno       could not start: fork failed (nothing follows) or exec failed (X follows)
  *   X id code signal ended (code -1 when killed by a signal)
- * A child that cannot join its cgroups or drop its privileges writes `coderunner: cannot ...` on
+ * A child that cannot join its cgroups, enter its network namespace or drop its privileges
+ * writes `coderunner: cannot ...` on
  * its standard error and exits with status 125. The helper exits, killing what it started, when
  * its standard input closes or its parent dies.
  */
@@ -36,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -62,6 +66,40 @@ static int last_cap = 40;
 static void die(const char *what) {
   fprintf(stderr, "coderunner-spawn: %s: %s\n", what, strerror(errno));
   exit(1);
+}
+
+/* The empty network namespaces made so far, by name, and the helper's own. */
+struct netns {
+  char name[32];
+  int fd;
+};
+static struct netns *netnses;
+static size_t nnetns;
+static int own_net = -1;
+
+/* The namespace of that name, made now if need be; -1 with errno when it cannot be. */
+static int netns_fd(const char *name) {
+  for (size_t i = 0; i < nnetns; i++)
+    if (strcmp(netnses[i].name, name) == 0) return netnses[i].fd;
+  if (strlen(name) >= sizeof netnses->name) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  if (own_net < 0) own_net = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own_net < 0 || unshare(CLONE_NEWNET) != 0) return -1;
+  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int error = errno;
+  if (setns(own_net, CLONE_NEWNET) != 0) die("setns back to its own network namespace");
+  if (fd < 0) {
+    errno = error;
+    return -1;
+  }
+  struct netns *grown = realloc(netnses, (nnetns + 1) * sizeof *netnses);
+  if (!grown) die("realloc");
+  netnses = grown;
+  snprintf(netnses[nnetns].name, sizeof netnses->name, "%s", name);
+  netnses[nnetns++].fd = fd;
+  return fd;
 }
 
 static void write_all(int fd, const char *buf, size_t len) {
@@ -129,7 +167,8 @@ static void drop_privileges(uid_t uid) {
 }
 
 struct request {
-  const char *id, *cwd, *uid, *stack;
+  const char *id, *cwd, *uid, *stack, *net;
+  int netfd, neterr; /* the namespace to enter, or why it cannot be */
   int nfds;
   char **procs;
   int nprocs;
@@ -157,6 +196,10 @@ static void child_main(const struct request *req, const int *ends, int errfd) {
     int fd = open(req->procs[i], O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, pid, (size_t)len) != len) fail_child("join ", req->procs[i]);
     close(fd);
+  }
+  if (req->net[0] != '\0') {
+    errno = req->neterr;
+    if (req->netfd < 0 || setns(req->netfd, CLONE_NEWNET) != 0) fail_child("enter the network namespace ", req->net);
   }
   struct rlimit none = {0, 0};
   setrlimit(RLIMIT_CORE, &none);
@@ -268,14 +311,18 @@ static void handle(char *frame, size_t len) {
     }
     return;
   }
-  if (strcmp(op, "S") != 0 || n < 7 || strlen(id) >= sizeof children->id) die("malformed request");
-  struct request req = {.id = id, .cwd = f[2], .uid = f[3], .stack = f[4]};
-  req.nfds = (int)number(f[5]);
-  long nprocs = number(f[6]);
-  if (req.nfds < 3 || req.nfds > MAX_FDS || nprocs < 0 || 7 + nprocs >= n) die("malformed request");
-  req.procs = &f[7];
+  if (strcmp(op, "S") != 0 || n < 8 || strlen(id) >= sizeof children->id) die("malformed request");
+  struct request req = {.id = id, .cwd = f[2], .uid = f[3], .stack = f[4], .net = f[5], .netfd = -1};
+  req.nfds = (int)number(f[6]);
+  long nprocs = number(f[7]);
+  if (req.nfds < 3 || req.nfds > MAX_FDS || nprocs < 0 || 8 + nprocs >= n) die("malformed request");
+  req.procs = &f[8];
   req.nprocs = (int)nprocs;
-  int at = 7 + req.nprocs;
+  int at = 8 + req.nprocs;
+  if (req.net[0] != '\0') {
+    req.netfd = netns_fd(req.net);
+    req.neterr = errno;
+  }
   long argc = number(f[at]);
   if (argc < 1 || at + 1 + argc >= n) die("malformed request");
   /* argv and envp must end in NULL: the count fields are overwritten with it, shifted. */

@@ -144,6 +144,17 @@ export async function doctor(options: EngineOptions = {}): Promise<DoctorReport>
             detail: `v${cg.version}: memory (swap off), pids, CPU accounting at ${cg.location}`,
           },
     );
+    const { netns } = engine.environment;
+    if (netns) {
+      checks.push({
+        name: 'network',
+        status: 'ok',
+        detail:
+          netns === 'slot'
+            ? 'none: each slot keeps one empty network namespace (loopback down)'
+            : 'none: a new network namespace per run (without CAP_SYS_ADMIN the worker cannot keep one per slot, which is faster)',
+      });
+    }
     for (const language of engine.languages()) {
       checks.push({
         name: `language ${language.id}`,

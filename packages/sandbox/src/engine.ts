@@ -20,7 +20,7 @@ import { CompileCache } from './compile-cache.js';
 import { compile } from './compile-step.js';
 import { SandboxError } from './errors.js';
 import { Executor, runName } from './executor.js';
-import { BwrapIsolation, DirectIsolation, SANDBOX_PATH, type Isolation } from './isolation.js';
+import { BwrapIsolation, DirectIsolation, SANDBOX_PATH, slotNetns, type Isolation } from './isolation.js';
 import { withDefaults, type EngineOptions, type ResolvedEngineOptions } from './options.js';
 import { loadRegistry, type Registry } from './registry.js';
 import { SlotPool } from './slot-pool.js';
@@ -59,6 +59,11 @@ export interface EngineEnvironment {
   bwrap?: string;
   /** The helper that starts every sandbox process. */
   spawnHelper: string;
+  /**
+   * bwrap: whether each slot keeps one empty network namespace (`slot`) or bubblewrap makes one
+   * per run (`run`, where the helper may not make namespaces: no CAP_SYS_ADMIN).
+   */
+  netns?: 'slot' | 'run';
   root: boolean;
 }
 
@@ -298,6 +303,15 @@ async function assemble(
       );
     }
     environment.bwrap = bwrap;
+    const netnsPerSlot =
+      (await spawner.status({
+        argv: ['/bin/true'],
+        env: {},
+        cwd: '/',
+        stackKb: 'unlimited',
+        netns: slotNetns(0),
+      })) === 0;
+    environment.netns = netnsPerSlot ? 'slot' : 'run';
     const roBinds = [...new Set([...registry.languages.values()].flatMap((l) => l.roBinds))];
     await buildSystemView(baseDir, roBinds).catch((error: unknown) => {
       throw new SandboxError(
@@ -310,6 +324,7 @@ async function assemble(
     });
     const bwrapIsolation = new BwrapIsolation({
       bwrap,
+      netnsPerSlot,
       uidBase: options.uidBase,
       system: await systemView(baseDir),
     });

@@ -87,12 +87,8 @@ export class Executor {
     try {
       prepared = await this.isolation.prepare(request, runId);
       const outcome = await launch(this.spawner, {
-        argv: prepared.argv,
-        env: prepared.env,
-        cwd: prepared.cwd,
-        ...(prepared.uid !== undefined ? { uid: prepared.uid } : {}),
+        ...prepared,
         stackKb: request.stackKb,
-        statusFd: prepared.statusFd,
         ...runLimitsOf(request),
         ...(cgroup ? { cgroup } : {}),
       });

@@ -36,6 +36,8 @@ export interface PreparedCommand {
   argv: string[];
   /** The host uid (and gid) it runs as; unset keeps the worker's. */
   uid?: number;
+  /** The spawn helper's network namespace it starts in; unset keeps the worker's. */
+  netns?: string;
   env: Record<string, string>;
   cwd: string;
   /** Whether the command reports its start on fd 3 (bubblewrap's JSON status). */
@@ -67,6 +69,12 @@ export interface BwrapOptions {
   uidBase: number;
   /** From `systemView` (system-view.ts). */
   system: readonly string[];
+  /**
+   * Each slot's programs share one empty network namespace, kept by the spawn helper (no
+   * interface up, and the sandbox cannot change that), instead of bubblewrap making one per run:
+   * making and tearing down a namespace is a good part of a run's cost. Needs CAP_SYS_ADMIN.
+   */
+  netnsPerSlot: boolean;
 }
 
 /** The host uid of a slot's programs. */
@@ -74,11 +82,17 @@ export function slotUid(options: Pick<BwrapOptions, 'uidBase'>, slot: number): n
   return options.uidBase + slot;
 }
 
+/** The name of a slot's network namespace (see `netnsPerSlot`). */
+export function slotNetns(slot: number): string {
+  return `slot-${slot}`;
+}
+
 /** The full host argv of an isolated command, run as the slot's uid (`slotUid`). */
 export function bwrapArgv(options: BwrapOptions, command: IsolatedCommand): string[] {
   const args = [
     options.bwrap,
     '--unshare-all',
+    ...(options.netnsPerSlot ? ['--share-net'] : []),
     '--unshare-user',
     '--disable-userns',
     '--uid',
@@ -133,6 +147,7 @@ export class BwrapIsolation implements Isolation {
     return Promise.resolve({
       argv: bwrapArgv(this.options, command),
       uid: slotUid(this.options, command.slot),
+      ...(this.options.netnsPerSlot ? { netns: slotNetns(command.slot) } : {}),
       env: {},
       cwd: '/',
       statusFd: true,

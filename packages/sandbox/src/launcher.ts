@@ -21,6 +21,8 @@ export interface LaunchRequest {
   cwd: string;
   /** Host uid (and gid) the command drops to before it execs; unset keeps root. */
   uid?: number;
+  /** The spawn helper's network namespace the command starts in. */
+  netns?: string;
   /** Stack limit of the command (KiB). */
   stackKb: number | 'unlimited';
   stdin: string | Buffer;
@@ -42,7 +44,10 @@ export interface LaunchRequest {
 }
 
 /** What `supervise` needs: the run's input and limits, not how it was started. */
-export type SuperviseRequest = Omit<LaunchRequest, 'argv' | 'env' | 'cwd' | 'uid' | 'stackKb' | 'statusFd'>;
+export type SuperviseRequest = Omit<
+  LaunchRequest,
+  'argv' | 'env' | 'cwd' | 'uid' | 'netns' | 'stackKb' | 'statusFd'
+>;
 
 /** A run's input and limits, picked from a larger request (its cgroup excepted). */
 export function runLimitsOf(request: Omit<SuperviseRequest, 'cgroup'>): Omit<SuperviseRequest, 'cgroup'> {
@@ -123,7 +128,7 @@ export interface Spawned {
  */
 export function spawnHost(
   spawner: Spawner,
-  request: Pick<LaunchRequest, 'argv' | 'env' | 'cwd' | 'uid' | 'stackKb' | 'statusFd' | 'cgroup'>,
+  request: Pick<LaunchRequest, 'argv' | 'env' | 'cwd' | 'uid' | 'netns' | 'stackKb' | 'statusFd' | 'cgroup'>,
   controlFd = false,
 ): Spawned {
   const child = spawner.spawn({
@@ -132,6 +137,7 @@ export function spawnHost(
     cwd: request.cwd,
     stackKb: request.stackKb,
     ...(request.uid !== undefined ? { uid: request.uid } : {}),
+    ...(request.netns !== undefined ? { netns: request.netns } : {}),
     ...(request.cgroup ? { procsFiles: request.cgroup.procsFiles } : {}),
     statusFd: request.statusFd === true,
     controlFd,

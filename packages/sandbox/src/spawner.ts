@@ -29,6 +29,11 @@ export interface SpawnRequest {
   procsFiles?: readonly string[];
   /** Drop to this host uid and gid, with no groups, no capabilities and no_new_privs. */
   uid?: number;
+  /**
+   * Enter the helper's empty network namespace of this name (made on first use, loopback down)
+   * rather than stay in the worker's.
+   */
+  netns?: string;
   /** The stack limit it execs with (KiB); core dumps are always off. */
   stackKb: number | 'unlimited';
   /** A pipe the process writes on fd 3 (bubblewrap's status). */
@@ -188,6 +193,7 @@ export class Spawner {
       request.cwd,
       request.uid === undefined ? '' : String(request.uid),
       String(request.stackKb),
+      request.netns ?? '',
       String(fds),
       String(procs.length),
       ...procs,
@@ -197,6 +203,21 @@ export class Spawner {
       ...env,
     ]);
     return child;
+  }
+
+  /** Runs a command to its end, its output unread; resolves with its exit status (null if none). */
+  async status(request: SpawnRequest): Promise<number | null> {
+    const child = this.spawn(request);
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code: number | null) => resolve(code));
+      child.once('error', () => resolve(null));
+    });
+    if (await child.ready) {
+      child.stdin?.end();
+      child.stdout?.resume();
+      child.stderr?.resume();
+    }
+    return exited;
   }
 
   /** Ends the helper, and with it whatever it started that still runs. */

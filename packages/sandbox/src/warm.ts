@@ -287,19 +287,7 @@ export class WarmPool {
         workDirBytes: this.spec.workDirBytes,
         tmpBytes: this.spec.tmpBytes,
       });
-      const spawned = spawnHost(
-        this.spawner,
-        {
-          argv: prepared.argv,
-          env: prepared.env,
-          cwd: prepared.cwd,
-          ...(prepared.uid !== undefined ? { uid: prepared.uid } : {}),
-          stackKb: 'unlimited',
-          statusFd: true,
-          cgroup,
-        },
-        true,
-      );
+      const spawned = spawnHost(this.spawner, { ...prepared, stackKb: 'unlimited', cgroup }, true);
       const sandbox: WarmSandbox = new WarmSandbox(cgroup, spawned, () => onDeath(sandbox));
       return sandbox;
     } catch (error) {

@@ -39,6 +39,7 @@ describe('doctor', () => {
     }
     expect(byName.cgroups?.detail).toMatch(/^v[12]: memory \(swap off\), pids, CPU accounting/);
     expect(byName['language c']).toMatchObject({ status: 'ok' });
+    expect(byName.network?.detail).toMatch(/^none: each slot keeps one empty network namespace/);
   });
 
   it('says loudly that the direct type has no isolation', async () => {
@@ -84,6 +85,34 @@ describe('doctor', () => {
     expect(byName.engine?.detail).toContain(
       'the bwrap sandbox needs root to give each slot its own uid and cgroup',
     );
+  });
+
+  it('falls back to a network namespace per run when root lacks CAP_SYS_ADMIN, as in a container', async () => {
+    const script = [
+      "import { doctor } from './dist/index.js';",
+      `const report = await doctor({ baseDir: process.argv[1], uidBase: ${TEST_UID_BASE} });`,
+      'console.log(JSON.stringify(report));',
+    ].join('\n');
+    const report = await withBaseDir(async (baseDir) => {
+      const { stdout } = await run(
+        'setpriv',
+        [
+          '--bounding-set=-sys_admin',
+          '--inh-caps=-sys_admin',
+          process.execPath,
+          '--input-type=module',
+          '-e',
+          script,
+          baseDir,
+        ],
+        { cwd: packageDir },
+      );
+      return JSON.parse(stdout) as DoctorReport;
+    });
+    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
+    expect(byName.network?.detail).toMatch(/^none: a new network namespace per run/);
+    expect(byName['sandboxed run']).toMatchObject({ status: 'ok' });
+    expect(report.ok).toBe(true);
   });
 });
 

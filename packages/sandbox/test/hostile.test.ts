@@ -135,6 +135,34 @@ describe('escapes', () => {
     expect(connections).toBe(0);
   });
 
+  it('a program reaches no network, not its own loopback either, and leaves nothing there for the next', async () => {
+    expect(engine.environment.netns).toBe('slot');
+    const code = [
+      'import os, socket',
+      "print(os.readlink('/proc/self/ns/net'))",
+      'probe = socket.socket(socket.AF_UNIX)',
+      "try: probe.connect('\\0coderunner-left'); print('a listener was left')",
+      'except OSError as e: print(e.strerror)',
+      "left = socket.socket(socket.AF_UNIX); left.bind('\\0coderunner-left'); left.listen()",
+      "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()",
+      'try: socket.create_connection(s.getsockname(), timeout=2); print("connected")',
+      'except OSError as e: print(e.strerror)',
+    ].join('\n');
+    const outputs: string[] = [];
+    // The pool hands slots out in turn: the first and the third run share one.
+    for (let i = 0; i < 3; i++) {
+      const result = await engine.judge(
+        submission('python', code, [{ id: 'net', input: '' }], { limits: LIMITS }),
+      );
+      outputs.push(only(result).output);
+    }
+    const [first, , third] = outputs.map((output) => output.split('\n'));
+    expect(third?.[0]).toBe(first?.[0]);
+    for (const output of outputs) {
+      expect(output.split('\n').slice(1)).toEqual(['Connection refused', 'Network is unreachable', '']);
+    }
+  });
+
   it('/etc/shadow cannot be read', async () => {
     expect(only(await attack('read-file.c', '/etc/shadow')).output).toBe(
       'blocked: No such file or directory\n',

@@ -10,6 +10,14 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JOIN_FAILED_EXIT, Spawner, type HostProcess, type SpawnRequest } from '../src/spawner.js';
 
+/** Listens on the loopback and connects to itself: prints `connected`, or why not. */
+const LOOPBACK_TALK = [
+  'import socket',
+  "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()",
+  'try: socket.create_connection(s.getsockname(), timeout=2); print("connected")',
+  'except OSError as e: print(e.strerror)',
+].join('\n');
+
 let spawner: Spawner;
 let dir: string;
 
@@ -108,6 +116,29 @@ describe('the spawn helper', () => {
     expect(field('Groups')).toBe('');
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(set)).toMatch(/^0+$/);
     expect(field('NoNewPrivs')).toBe('1');
+  });
+
+  it('enters the named network namespace, the same each time: only a loopback, and that down', async () => {
+    const ns = async (netns?: string): Promise<string> =>
+      (await run({ argv: ['/usr/bin/readlink', '/proc/self/ns/net'], ...(netns ? { netns } : {}) })).stdout;
+    const [own, a, again, b] = [await ns(), await ns('test-a'), await ns('test-a'), await ns('test-b')];
+    expect(new Set([own, a, b]).size).toBe(3);
+    expect(again).toBe(a);
+    const { stdout } = await run({
+      argv: [
+        '/bin/sh',
+        '-c',
+        'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; cat /sys/class/net/lo/operstate',
+      ],
+      netns: 'test-a',
+    });
+    expect(stdout).toBe('lo\n');
+    expect((await run({ argv: ['/usr/bin/python3', '-c', LOOPBACK_TALK] })).stdout).toBe('connected\n');
+    const talk = await run({
+      argv: ['/usr/bin/python3', '-c', LOOPBACK_TALK],
+      netns: 'test-a',
+    });
+    expect(talk.stdout).toBe('Network is unreachable\n');
   });
 
   it('keeps root when no uid is given', async () => {

@@ -15,6 +15,7 @@ import {
 const options: BwrapOptions = {
   bwrap: '/usr/bin/bwrap',
   uidBase: 61000,
+  netnsPerSlot: false,
   system: ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin'],
 };
 
@@ -67,6 +68,14 @@ describe('bwrapArgv', () => {
       ]),
     );
     expect(bwrap).not.toContain('--share-net');
+  });
+
+  it('keeps the network namespace it starts in when each slot has its own', async () => {
+    const shared = { ...options, netnsPerSlot: true };
+    const argv = bwrapArgv(shared, command());
+    expect(argv.slice(0, 3)).toEqual(['/usr/bin/bwrap', '--unshare-all', '--share-net']);
+    expect(await new BwrapIsolation(shared).prepare(command({ slot: 2 }))).toMatchObject({ netns: 'slot-2' });
+    expect(await new BwrapIsolation(options).prepare(command())).not.toHaveProperty('netns');
   });
 
   it('maps the program to the sandbox uid and gid, and reports its start on fd 3', () => {
