@@ -63,9 +63,9 @@ export class Executor {
     } catch (error) {
       if (!(error instanceof WarmUnavailable)) throw asStartFailure(error);
     } finally {
-      // The run's processes are dead by now (its cgroup was emptied): removing the rest, and
-      // making the slot's next sandbox, need not hold the result back.
-      this.warm.recycle(request.slot, sandbox);
+      // The run's processes are dead by now (its cgroup was emptied): removing the rest need
+      // not hold the result back.
+      this.warm.recycle(sandbox);
     }
     return this.executeCold(request);
   }

@@ -20,6 +20,8 @@ export interface WorkFile {
 /** One program to start in a sandbox. */
 export interface IsolatedCommand {
   slot: number;
+  /** Which of the slot's two uids it runs as (see `slotUid`); default 0. */
+  lane?: 0 | 1;
   command: Command;
   /** The program's whole environment. */
   env: Readonly<Record<string, string>>;
@@ -65,7 +67,7 @@ export function argvOf(command: Command): string[] {
 
 export interface BwrapOptions {
   bwrap: string;
-  /** Host uid of slot 0; slot n runs as `uidBase + n`. */
+  /** The first uid of slot 0: slot n runs as `uidBase + 2n` and `uidBase + 2n + 1`. */
   uidBase: number;
   /** From `systemView` (system-view.ts). */
   system: readonly string[];
@@ -77,9 +79,12 @@ export interface BwrapOptions {
   netnsPerSlot: boolean;
 }
 
-/** The host uid of a slot's programs. */
-export function slotUid(options: Pick<BwrapOptions, 'uidBase'>, slot: number): number {
-  return options.uidBase + slot;
+/**
+ * The host uid of a slot's programs. Each slot has two and its sandboxes made ahead take them
+ * in turn, so that the next one can be made while a program runs without ever sharing its uid.
+ */
+export function slotUid(options: Pick<BwrapOptions, 'uidBase'>, slot: number, lane: 0 | 1 = 0): number {
+  return options.uidBase + 2 * slot + lane;
 }
 
 /** The name of a slot's network namespace (see `netnsPerSlot`). */
@@ -146,7 +151,7 @@ export class BwrapIsolation implements Isolation {
     // /proc/1/environ: start it with an empty one.
     return Promise.resolve({
       argv: bwrapArgv(this.options, command),
-      uid: slotUid(this.options, command.slot),
+      uid: slotUid(this.options, command.slot, command.lane),
       ...(this.options.netnsPerSlot ? { netns: slotNetns(command.slot) } : {}),
       env: {},
       cwd: '/',

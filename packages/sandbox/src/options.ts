@@ -15,7 +15,7 @@ export interface EngineOptions {
   baseDir?: string;
   /** How many jobs may run at once; each slot has its own host uid. Default 2. */
   slots?: number;
-  /** Host uid of slot 0; slot n runs as `uidBase + n`. Default 61000. */
+  /** First host uid of the slots: slot n runs as `uidBase + 2n` and `uidBase + 2n + 1`. Default 61000. */
   uidBase?: number;
   /** The language registry. Default: the `languages.yaml` that ships with the package. */
   registry?: Registry;

@@ -1,9 +1,11 @@
 /**
  * Sandboxes set up ahead of their program, one per slot, so that a test run does not wait for
- * a cgroup, the spawn helper and bubblewrap: the slot's uid, namespaces, mounts, fresh tmpfs work dir and
- * /tmp are all in place, and a shell stub inside waits on a pipe (fd 4). Each one serves exactly
- * one run and is then destroyed with its cgroup; the next is made for the slot after that, so a
- * slot's uid never has a waiting sandbox beside a running program.
+ * a cgroup, the spawn helper and bubblewrap: the uid, namespaces, mounts, fresh tmpfs work dir
+ * and /tmp are all in place, and a shell stub inside waits on a pipe (fd 4). Each one serves
+ * exactly one run and is then destroyed with its cgroup. A slot has two uids and its sandboxes
+ * take them in turn: when a run takes the slot's sandbox, the next is made on the other uid
+ * while the program runs (the next test of a submission finds it ready), and a uid gets a new
+ * sandbox only once its last one is gone, so no uid ever has a waiting sandbox beside a program.
  *
  * A run goes: limits written to the cgroup → the stub creates the run's files in /box (as the
  * sandbox user: a file created there by the host's root would have no owner inside, and the
@@ -28,8 +30,8 @@ const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
 /** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
-/** How long after a run its slot's next sandbox is made (ms). */
-const REFILL_DELAY_MS = 0;
+/** The first back-off after a waiting sandbox died (ms); it doubles while that goes on. */
+const BACKOFF_MS = 10;
 
 /** What every sandbox made ahead has; a run that needs otherwise goes the cold way. */
 export interface WarmSpec {
@@ -92,11 +94,16 @@ function programScript(request: ExecuteRequest): string {
   ].join('; ');
 }
 
+/** Which of its slot's two uids a sandbox runs as. */
+type Lane = 0 | 1;
+
 class WarmSandbox {
   private dead = false;
   private taken = false;
 
   constructor(
+    readonly slot: number,
+    readonly lane: Lane,
     readonly cgroup: RunCgroup,
     private readonly spawned: Spawned,
     /** Called when the sandbox ends while it waits (killed, or it could not start). */
@@ -195,12 +202,14 @@ class WarmSandbox {
   }
 }
 
-/** One sandbox made ahead per slot. */
+/** One sandbox made ahead per slot, on the slot's two uids in turn. */
 export class WarmPool {
   private readonly ready = new Map<number, Promise<WarmSandbox | undefined>>();
-  /** Used sandboxes being destroyed. */
-  private readonly ending = new Set<Promise<void>>();
-  /** Slots whose next sandbox is due shortly (see `recycle`). */
+  /** The uid (lane) each slot's next sandbox is made on. */
+  private readonly lanes = new Map<number, Lane>();
+  /** The destruction of each lane's last used sandbox, by `slot/lane`: its next one waits for it. */
+  private readonly ending = new Map<string, Promise<void>>();
+  /** Slots whose next sandbox is due after a back-off (see `replaceDead`). */
   private readonly later = new Map<number, NodeJS.Timeout>();
   /** Sandboxes of each slot that died while waiting, in a row (for backing off). */
   private readonly deaths = new Map<number, number>();
@@ -223,34 +232,30 @@ export class WarmPool {
     return placementOf(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
   }
 
-  /** Starts making the slot's sandbox, unless it has one. */
+  /** Starts making the slot's next sandbox, unless it has one. */
   refill(slot: number): void {
     const timer = this.later.get(slot);
     if (timer) clearTimeout(timer);
     this.later.delete(slot);
     if (this.closed || this.ready.has(slot)) return;
-    const pending: Promise<WarmSandbox | undefined> = this.make(slot, (sandbox) =>
-      this.replaceDead(slot, sandbox, pending),
-    ).catch(() => undefined);
+    const lane = this.lanes.get(slot) ?? 0;
+    this.lanes.set(slot, lane === 0 ? 1 : 0);
+    const previous = this.ending.get(`${slot}/${lane}`) ?? Promise.resolve();
+    const pending: Promise<WarmSandbox | undefined> = previous
+      .then(() => this.make(slot, lane, (sandbox) => this.replaceDead(slot, sandbox, pending)))
+      .catch(() => undefined);
     this.ready.set(slot, pending);
   }
 
-  /**
-   * Destroys a used sandbox and, a moment later, makes the slot's next one; returns at once.
-   * The moment lets the job publish its result first: starting a sandbox forks this process,
-   * which holds its event loop for a millisecond or two. A run that comes sooner starts it
-   * itself (`take`).
-   */
-  recycle(slot: number, used: WarmSandbox | undefined, delayMs = REFILL_DELAY_MS): void {
-    if (used) {
-      const ending = used.destroy().finally(() => this.ending.delete(ending));
-      this.ending.add(ending);
-    }
-    if (this.closed || this.later.has(slot)) return;
-    this.later.set(
-      slot,
-      setTimeout(() => this.refill(slot), delayMs),
-    );
+  /** Destroys a used sandbox, returning at once; its uid's next sandbox waits for the end. */
+  recycle(used: WarmSandbox | undefined): void {
+    if (!used) return;
+    const key = `${used.slot}/${used.lane}`;
+    const ending = used.destroy();
+    this.ending.set(key, ending);
+    void ending.finally(() => {
+      if (this.ending.get(key) === ending) this.ending.delete(key);
+    });
   }
 
   /**
@@ -262,24 +267,38 @@ export class WarmPool {
     this.ready.delete(slot);
     const deaths = (this.deaths.get(slot) ?? 0) + 1;
     this.deaths.set(slot, deaths);
-    this.recycle(slot, dead, Math.min(5000, REFILL_DELAY_MS * 2 ** deaths));
+    this.recycle(dead);
+    if (this.closed || this.later.has(slot)) return;
+    this.later.set(
+      slot,
+      setTimeout(() => this.refill(slot), Math.min(5000, BACKOFF_MS * 2 ** deaths)),
+    );
   }
 
-  /** The slot's sandbox (waiting for it if it is still being made); the slot then has none. */
+  /**
+   * The slot's sandbox (waiting for it if it is still being made); the slot's next one is made
+   * at once, on its other uid.
+   */
   async take(slot: number): Promise<WarmSandbox | undefined> {
-    if (this.later.has(slot)) this.refill(slot);
+    this.refill(slot);
     const pending = this.ready.get(slot);
     this.ready.delete(slot);
+    this.refill(slot);
     const sandbox = await pending;
     if (sandbox && !sandbox.isDead) this.deaths.delete(slot);
     return sandbox?.take();
   }
 
-  private async make(slot: number, onDeath: (sandbox: WarmSandbox) => void): Promise<WarmSandbox> {
+  private async make(
+    slot: number,
+    lane: Lane,
+    onDeath: (sandbox: WarmSandbox) => void,
+  ): Promise<WarmSandbox> {
     const cgroup = await this.cgroups.create(this.runName(slot));
     try {
       const prepared = await this.isolation.prepare({
         slot,
+        lane,
         command: ['/bin/sh', '-c', STUB],
         env: {},
         files: [],
@@ -288,7 +307,7 @@ export class WarmPool {
         tmpBytes: this.spec.tmpBytes,
       });
       const spawned = spawnHost(this.spawner, { ...prepared, stackKb: 'unlimited', cgroup }, true);
-      const sandbox: WarmSandbox = new WarmSandbox(cgroup, spawned, () => onDeath(sandbox));
+      const sandbox: WarmSandbox = new WarmSandbox(slot, lane, cgroup, spawned, () => onDeath(sandbox));
       return sandbox;
     } catch (error) {
       await cgroup.remove().catch(() => undefined);
@@ -301,7 +320,7 @@ export class WarmPool {
     this.closed = true;
     for (const timer of this.later.values()) clearTimeout(timer);
     this.later.clear();
-    await Promise.allSettled([...this.ending]);
+    await Promise.allSettled([...this.ending.values()]);
     const pending = [...this.ready.values()];
     this.ready.clear();
     for (const sandbox of await Promise.all(pending)) await sandbox?.destroy();

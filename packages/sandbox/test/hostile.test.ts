@@ -40,7 +40,7 @@ beforeAll(async () => {
 afterAll(() => dispose());
 
 afterEach(async () => {
-  expect(processesOfUids(TEST_UID_BASE, TEST_UID_BASE + SLOTS)).toEqual([]);
+  expect(processesOfUids(TEST_UID_BASE, TEST_UID_BASE + 2 * SLOTS)).toEqual([]);
   expect(leftoverCgroups()).toEqual([]);
   const next = await engine.judge(
     submission('c', '#include <stdio.h>\nint main(void){puts("ok");return 0;}', [

@@ -1,6 +1,6 @@
 /**
  * Sandboxes made ahead (one per slot, off the critical path): each serves one run with a fresh
- * work dir, a dead one is replaced and its run goes the cold way, the engine leaves none behind
+ * work dir, the slot's two uids take turns, a dead one is replaced and its run goes the cold way, the engine leaves none behind
  * when it closes, and with them off every run is made cold.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -24,12 +24,24 @@ function warmProcesses(name: string): number[] {
     .map(Number);
 }
 
-/** Live processes of the uids [UID_BASE, UID_BASE + 2), waiting sandboxes included. */
-const slotProcesses = (): number[] => processesOfUids(UID_BASE, UID_BASE + 2, { waiting: true });
+/** Live processes of the slots' uids (two per slot, two slots), waiting sandboxes included. */
+const slotProcesses = (): number[] => processesOfUids(UID_BASE, UID_BASE + 4, { waiting: true });
 
 /** Both slots have a sandbox waiting: bubblewrap outside, its first process, and the stub. */
 const bothWaiting = (): boolean =>
   warmCgroups().length === 2 && warmCgroups().every((name) => warmProcesses(name).length >= 3);
+
+/** The host uids of the live processes named `comm` among the slots' uids. */
+function programUids(comm: string): number[] {
+  return processesOfUids(UID_BASE, UID_BASE + 4, { waiting: true }).flatMap((pid) => {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) return [];
+      return [Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])];
+    } catch {
+      return [];
+    }
+  });
+}
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   for (const started = Date.now(); !check();) {
@@ -83,6 +95,32 @@ describe('with sandboxes made ahead', () => {
     // The slot's waiting sandbox was taken (each run took one), and another made.
     await until(() => warmCgroups().length === 2);
     expect(warmCgroups().filter((name) => before.includes(name))).toHaveLength(1);
+  });
+
+  it('takes the slot’s two uids in turn, the next sandbox made while a program runs', async () => {
+    await until(bothWaiting);
+    const code = '#include <unistd.h>\nint main(void){usleep(300000);return 0;}';
+    // Seen from the host while the tests run: the uid of each program, and the warm cgroups.
+    const uids: number[] = [];
+    let most = 0;
+    const watch = setInterval(() => {
+      most = Math.max(most, warmCgroups().length);
+      for (const uid of programUids('main')) if (uids.at(-1) !== uid - UID_BASE) uids.push(uid - UID_BASE);
+    }, 20);
+    const result = await engine.judge(
+      submission('c', code, [
+        { id: 'a', input: '' },
+        { id: 'b', input: '' },
+        { id: 'c', input: '' },
+      ]),
+    );
+    clearInterval(watch);
+    expect(result.status).toBe('success');
+    const slot = Math.floor((uids[0] as number) / 2);
+    expect(uids.map((uid) => Math.floor(uid / 2))).toEqual([slot, slot, slot]);
+    expect(uids.map((uid) => uid % 2)).toEqual(uids[0] === 2 * slot ? [0, 1, 0] : [1, 0, 1]);
+    // The other slot's waiting sandbox, the running one and the next one of the run's slot.
+    expect(most).toBe(3);
   });
 
   it('replaces those that died while waiting, a run meanwhile going the cold way', async () => {

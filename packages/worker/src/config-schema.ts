@@ -86,7 +86,12 @@ export const configSchema = {
           20,
           'submissions judged at once (slots); about the number of cores is best for timing',
         ),
-        uidBase: int(1, 4_000_000_000, 61_000, 'host uid of slot 0; slot n runs as uidBase + n'),
+        uidBase: int(
+          1,
+          4_000_000_000,
+          61_000,
+          'first host uid of the slots: slot n runs as uidBase + 2n and uidBase + 2n + 1',
+        ),
         compileCacheMb: int(0, 1_000_000, 512, 'size of the compile cache (0: off)'),
         warmSandboxes: bool(true, "set up each slot's next test-run sandbox ahead of time (bwrap)"),
         languagesFile: { type: 'string', description: 'a language registry file replacing the built-in one' },

@@ -51,9 +51,10 @@ describe('bwrapArgv', () => {
     expect(bwrapArgv(options, command())[0]).toBe('/usr/bin/bwrap');
   });
 
-  it('gives each slot its own uid', () => {
-    expect(slotUid(options, 0)).toBe(61000);
-    expect(slotUid({ ...options, uidBase: 70000 }, 5)).toBe(70005);
+  it('gives each slot two uids of its own', () => {
+    expect([slotUid(options, 0), slotUid(options, 0, 1)]).toEqual([61000, 61001]);
+    expect([slotUid(options, 1), slotUid(options, 1, 1)]).toEqual([61002, 61003]);
+    expect(slotUid({ ...options, uidBase: 70000 }, 5, 1)).toBe(70011);
   });
 
   it('unshares every namespace, disables nested user namespaces and dies with its parent', () => {
@@ -174,7 +175,8 @@ describe('BwrapIsolation', () => {
   it('prepares the bwrap argv with an empty host environment and the status fd', async () => {
     const prepared = await new BwrapIsolation(options).prepare(command());
     expect(prepared.argv).toEqual(bwrapArgv(options, command()));
-    expect(prepared.uid).toBe(61003);
+    expect(prepared.uid).toBe(61006);
+    expect((await new BwrapIsolation(options).prepare(command({ lane: 1 }))).uid).toBe(61007);
     expect(prepared.env).toEqual({});
     expect(prepared.cwd).toBe('/');
     expect(prepared.statusFd).toBe(true);
