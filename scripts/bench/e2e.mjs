@@ -4,7 +4,9 @@
 // two workers, how cost grows with the number of tests, compile-cache hits against misses, and
 // the worker's own CPU time per job (everything that is not the sandboxed program) — with
 // sandboxes made ahead (the default) and, in the full run, again with every sandbox set up per
-// run, for a before/after from one run. Prints a table and writes `.bench/e2e.json`. Needs root
+// run, for a before/after from one run. CPU per job at saturation is counted for the worker
+// process itself, its spawn helper, and the whole machine (every process, the server's and this
+// one's included). Prints a table and writes `.bench/e2e.json`. Needs root
 // (the bwrap sandbox).
 //
 //   node scripts/bench/e2e.mjs            # the full run (several minutes)
@@ -81,6 +83,28 @@ function processCpuMs(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** The pids of a process's children named `comm` (as /proc shows it, cut at 15 characters). */
+function childrenNamed(pid, comm) {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .split(' ')
+    .filter(Boolean)
+    .filter((child) => {
+      try {
+        return readFileSync(`/proc/${child}/comm`, 'utf8').trim() === comm.slice(0, 15);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** CPU time (ms) the whole machine spent busy so far (every core, idle and iowait excluded). */
+function machineBusyMs() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / 100;
 }
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -203,10 +227,15 @@ async function measureMode(warm) {
   }
   log(`${mode}: throughput, one worker`);
   const pid = workers[0].child.pid;
-  const cpuBefore = processCpuMs(pid);
+  const helpers = childrenNamed(pid, 'coderunner-spawn');
+  const helpersCpu = () => helpers.reduce((sum, helper) => sum + processCpuMs(helper), 0);
+  const [cpuBefore, helperBefore, machineBefore] = [processCpuMs(pid), helpersCpu(), machineBusyMs()];
   out.throughput1Worker = { c: await throughput(hello('c', C_HELLO), n(500)) };
   const jobs = n(500) + 1;
-  out.workerCpuPerJobMs = Math.round(((processCpuMs(pid) - cpuBefore) / jobs) * 100) / 100;
+  const perJob = (ms) => Math.round((ms / jobs) * 100) / 100;
+  out.workerCpuPerJobMs = perJob(processCpuMs(pid) - cpuBefore);
+  out.spawnHelperCpuPerJobMs = perJob(helpersCpu() - helperBefore);
+  out.machineCpuPerJobMs = perJob(machineBusyMs() - machineBefore);
   out.throughput1Worker.python = await throughput(hello('python', PY_HELLO), n(300));
   await stopWorkers(workers);
 
@@ -257,7 +286,9 @@ for (const [mode, r] of Object.entries(results).filter(([key]) => key === 'warm'
   console.log(
     `throughput, 2 workers × 2 slots: C ${r.throughput2Workers.c.perSecond}/s, Python ${r.throughput2Workers.python.perSecond}/s`,
   );
-  console.log(`worker CPU per job (not the program): ${r.workerCpuPerJobMs} ms`);
+  console.log(
+    `CPU per C job at saturation, 1 worker: the worker ${r.workerCpuPerJobMs} ms, its spawn helper ${r.spawnHelperCpuPerJobMs ?? '-'} ms, the whole machine ${r.machineCpuPerJobMs} ms`,
+  );
 }
 mkdirSync(join(root, '.bench'), { recursive: true });
 writeFileSync(join(root, '.bench', 'e2e.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -23,7 +23,7 @@
  *
  * Run (from the repository root, after `pnpm build`; the bwrap sandbox needs root):
  *   node scripts/bench/sandbox.mjs [--runs N] [--langs c,python] [--short] [--base DIR] [--type bwrap|direct]
- *     --runs N     measured runs of the hello world per language (default 30, after 3 warm-ups)
+ *     --runs N     measured runs of the hello world per language (default 100, after 3 warm-ups)
  *     --langs L    comma-separated language ids (default: all six)
  *     --short      5 runs (2 of the CPU loop): a smoke test for CI
  *     --base DIR   the engine's base dir (default: a fresh temp dir, removed at the end)
@@ -192,7 +192,7 @@ function parseOptions() {
       type: { type: 'string', default: 'bwrap' },
     },
   });
-  const runs = values.runs !== undefined ? Number(values.runs) : values.short ? 5 : 30;
+  const runs = values.runs !== undefined ? Number(values.runs) : values.short ? 5 : 100;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
   const languages = values.langs ? values.langs.split(',').map((l) => l.trim()) : ALL_LANGUAGES;
   const unknown = languages.filter((l) => !ALL_LANGUAGES.includes(l));
@@ -223,6 +223,7 @@ function summarize(samples) {
   return {
     median: round(median(sorted)),
     p90: round(quantile(sorted, 0.9)),
+    p99: round(quantile(sorted, 0.99)),
     min: round(sorted[0]),
     max: round(sorted[sorted.length - 1]),
     samples: samples.map(round),
@@ -476,15 +477,16 @@ function printResults(title, results) {
       Math.round(r.memoryKb.median),
     ]),
   );
-  console.log('p90 ms:');
+  console.log('p90 / p99 ms:');
+  const tail = (s) => `${fixed(s.p90)} / ${fixed(s.p99)}`;
   printTable(
-    ['language', 'bare p90', 'cold test p90', 'warm test p90', 'judge() warm p90'],
+    ['language', 'bare', 'cold test', 'warm test', 'judge() warm'],
     entries.map(([language, r]) => [
       language,
-      fixed(r.bareMs.p90),
-      fixed(r.coldWallMs.p90),
-      fixed(r.testWallMs.p90),
-      fixed(r.judgeMs.p90),
+      tail(r.bareMs),
+      tail(r.coldWallMs),
+      tail(r.testWallMs),
+      tail(r.judgeMs),
     ]),
   );
 }

@@ -48,7 +48,8 @@ describe('stale runs', () => {
       const engine = await createEngine({ baseDir, uidBase: UID + 10, slots: 1 });
       await engine.close();
       expect(runCgroupsOf(child.pid as number)).toEqual([]);
-      expect(processesOfUids(UID, UID + 1)).toEqual([]);
+      // The slot's two uids: the run's, and its next sandbox's.
+      expect(processesOfUids(UID, UID + 2, { waiting: true })).toEqual([]);
     } finally {
       child.kill('SIGKILL');
       await rm(baseDir, { recursive: true, force: true });
