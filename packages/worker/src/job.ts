@@ -1,6 +1,7 @@
 /**
  * One submission, from message to acknowledgement:
- * validate → `accepted` → compile → for each test: run, `test` → `final` → ackAck.
+ * validate → `accepted` → compile → for each test: run, `test` → `final` → ackAck (the events
+ * before the final are stored in order while the judging goes on; the final waits for them).
  * A malformed message gets an `invalid_submission` final (or a dead letter without an id) and is
  * terminated. A fault of our own is handed back with a delay (nak), and on the last delivery
  * becomes an `internal_error` final and a dead letter.
@@ -77,24 +78,32 @@ async function judge(
   const queuedMs = Math.max(0, Date.now() - m.info.timestampNanos / 1_000_000);
   ctx.metrics.queueWait.observe(queuedMs / 1000);
   const at = (): string => new Date().toISOString();
-  await channel.publish({ type: 'accepted', ...base, at: at(), queuedInMs: queuedMs });
-
   const started = Date.now();
-  const result = await ctx.engine.judge(submission, {
-    ...(signal ? { signal } : {}),
-    onEvent: async (event) => {
-      let published: ResultEvent;
-      if (event.type === 'compiled') published = { type: 'compiled', ...base, at: at(), ...event.compile };
-      else
-        published = {
-          type: 'test',
-          ...base,
-          at: at(),
-          ...boundTest(event.result, ctx.config.limits.eventOutputBytes),
-        };
-      await channel.publish(published);
-    },
-  });
+  let result;
+  try {
+    // The events go out in order while the judging goes on; the final waits for them all.
+    await channel.send({ type: 'accepted', ...base, at: at(), queuedInMs: queuedMs });
+    result = await ctx.engine.judge(submission, {
+      ...(signal ? { signal } : {}),
+      onEvent: async (event) => {
+        let published: ResultEvent;
+        if (event.type === 'compiled') published = { type: 'compiled', ...base, at: at(), ...event.compile };
+        else
+          published = {
+            type: 'test',
+            ...base,
+            at: at(),
+            ...boundTest(event.result, ctx.config.limits.eventOutputBytes),
+          };
+        await channel.send(published);
+      },
+    });
+    await channel.flush();
+  } catch (error) {
+    // Nothing of this attempt may still be landing when the message goes back.
+    await channel.settled();
+    throw error;
+  }
   const final = judgedFinal(ctx, base, result);
   const { duplicate } = await channel.publish(final);
   await m.ackAck();

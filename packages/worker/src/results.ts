@@ -1,6 +1,7 @@
 /**
- * Publishes the events of one submission attempt to `submission.result.<id>`. Every publish is
- * awaited, carries a message id (a retry after a timeout cannot store twice), and expects the
+ * Publishes the events of one submission attempt to `submission.result.<id>`, in order, each
+ * after the one before is stored (`send` queues them so that the judging need not wait). Every
+ * publish carries a message id (a retry after a timeout cannot store twice), and expects the
  * subject's last sequence to be the one this attempt last saw: if another attempt of the same
  * submission has published in between (a redelivery while this worker was stalled), the publish
  * fails and this attempt stands down. Together with the `final` message id, that keeps one
@@ -12,6 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerError } from './errors.js';
 
 const WRONG_LAST_SEQUENCE = 10071;
+/** Events `send` lets wait for their turn before it waits itself. */
+const MAX_QUEUED = 8;
 
 export interface ResultOptions {
   js: JetStreamClient;
@@ -35,6 +38,11 @@ function isTimeout(error: unknown): boolean {
 }
 
 export class ResultChannel {
+  /** The events queued by `send`, each published after the one before; never rejects. */
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private failure: Error | undefined;
+
   private constructor(
     private readonly options: ResultOptions,
     readonly subject: string,
@@ -61,6 +69,39 @@ export class ResultChannel {
   /** A final is already stored for this submission. */
   get finished(): boolean {
     return this.last?.type === 'final';
+  }
+
+  /**
+   * Queues an event, to be stored after those queued before it (each expects the sequence of
+   * the one before), and returns without waiting for it, so that the judging goes on meanwhile.
+   * Throws the failure of an earlier one (SUPERSEDED: stand down), and waits while many are
+   * queued. `flush` waits for them all.
+   */
+  async send(event: ResultEvent): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.queued >= MAX_QUEUED) await this.flush();
+    this.queued++;
+    this.chain = this.chain
+      .then(async () => {
+        if (this.failure === undefined) await this.publish(event);
+      })
+      .catch((error: unknown) => {
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
+      })
+      .finally(() => {
+        this.queued--;
+      });
+  }
+
+  /** Waits until every queued event is stored; throws the first failure. */
+  async flush(): Promise<void> {
+    await this.chain;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Waits until nothing queued is in flight any more, stored or not (before a job lets go). */
+  settled(): Promise<void> {
+    return this.chain;
   }
 
   /**

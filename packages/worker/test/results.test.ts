@@ -1,0 +1,94 @@
+/**
+ * A submission's result channel against a real nats-server: events queued with `send` are stored
+ * in order, each expecting the sequence of the one before, while the caller goes on; an attempt
+ * that another one overtook learns it (SUPERSEDED) and stores nothing more.
+ */
+import type { ResultEvent } from '@coderunner/protocol';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loadConfig, namesOf, WorkerError } from '../src/index.js';
+import { provision } from '../src/provision.js';
+import { ResultChannel, type ResultOptions } from '../src/results.js';
+import { readResults } from './helpers.js';
+
+let server: NatsServer;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let options: ResultOptions;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  jsm = await jetstreamManager(nc);
+  const config = loadConfig({ env: { RUNNER_NATS_URL: server.url } });
+  const names = namesOf(config);
+  await provision(jsm, config, names);
+  options = {
+    js: jetstream(nc),
+    jsm,
+    resultsStream: names.resultsStream,
+    resultPrefix: names.resultPrefix,
+    timeoutMs: 2000,
+    retries: 2,
+  };
+});
+
+afterAll(async () => {
+  await nc.close();
+  await server.cleanup();
+});
+
+const base = (id: string, attempt = 1) => ({
+  submissionId: id,
+  attempt,
+  workerId: 'w',
+  at: new Date().toISOString(),
+});
+const test = (id: string, index: number, attempt = 1): ResultEvent =>
+  ({
+    type: 'test',
+    ...base(id, attempt),
+    testCaseId: `t${index}`,
+    index,
+    status: 'success',
+    timeUsedInMs: 1,
+    wallTimeInMs: 1,
+    memoryUsedInKb: 1,
+    exitCode: 0,
+    signal: null,
+    output: `${index}\n`,
+    error: '',
+  }) as ResultEvent;
+
+async function stored(id: string): Promise<ResultEvent[]> {
+  return (await readResults(nc, options.resultsStream)).get(id) ?? [];
+}
+
+describe('a result channel', () => {
+  it('stores queued events in order, more of them than it lets wait at once', async () => {
+    const channel = await ResultChannel.open(options, 'in-order');
+    await channel.send({ type: 'accepted', ...base('in-order'), queuedInMs: 0 } as ResultEvent);
+    for (let i = 0; i < 20; i++) await channel.send(test('in-order', i));
+    await channel.flush();
+    const events = await stored('in-order');
+    expect(events.map((e) => (e.type === 'test' ? e.index : e.type))).toEqual([
+      'accepted',
+      ...Array.from({ length: 20 }, (_, i) => i),
+    ]);
+  });
+
+  it('tells an attempt that another overtook, and stores nothing more of it', async () => {
+    const slow = await ResultChannel.open(options, 'overtaken');
+    const fast = await ResultChannel.open(options, 'overtaken');
+    await fast.publish({ type: 'accepted', ...base('overtaken', 2), queuedInMs: 0 } as ResultEvent);
+    await slow.send({ type: 'accepted', ...base('overtaken', 1), queuedInMs: 0 } as ResultEvent);
+    const failure = await slow.flush().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WorkerError);
+    expect((failure as WorkerError).code).toBe('SUPERSEDED');
+    await expect(slow.send(test('overtaken', 0, 1))).rejects.toMatchObject({ code: 'SUPERSEDED' });
+    await slow.settled();
+    expect((await stored('overtaken')).map((e) => e.attempt)).toEqual([2]);
+  });
+});
