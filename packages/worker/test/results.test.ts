@@ -46,21 +46,20 @@ const base = (id: string, attempt = 1) => ({
   workerId: 'w',
   at: new Date().toISOString(),
 });
-const test = (id: string, index: number, attempt = 1): ResultEvent =>
-  ({
-    type: 'test',
-    ...base(id, attempt),
-    testCaseId: `t${index}`,
-    index,
-    status: 'success',
-    timeUsedInMs: 1,
-    wallTimeInMs: 1,
-    memoryUsedInKb: 1,
-    exitCode: 0,
-    signal: null,
-    output: `${index}\n`,
-    error: '',
-  }) as ResultEvent;
+const test = (id: string, index: number, attempt = 1): ResultEvent => ({
+  type: 'test',
+  ...base(id, attempt),
+  testCaseId: `t${index}`,
+  index,
+  status: 'success',
+  timeUsedInMs: 1,
+  wallTimeInMs: 1,
+  memoryUsedInKb: 1,
+  exitCode: 0,
+  signal: null,
+  output: `${index}\n`,
+  error: '',
+});
 
 async function stored(id: string): Promise<ResultEvent[]> {
   return (await readResults(nc, options.resultsStream)).get(id) ?? [];
@@ -69,7 +68,7 @@ async function stored(id: string): Promise<ResultEvent[]> {
 describe('a result channel', () => {
   it('stores queued events in order, more of them than it lets wait at once', async () => {
     const channel = await ResultChannel.open(options, 'in-order');
-    await channel.send({ type: 'accepted', ...base('in-order'), queuedInMs: 0 } as ResultEvent);
+    await channel.send({ type: 'accepted', ...base('in-order'), queuedInMs: 0 });
     for (let i = 0; i < 20; i++) await channel.send(test('in-order', i));
     await channel.flush();
     const events = await stored('in-order');
@@ -82,8 +81,8 @@ describe('a result channel', () => {
   it('tells an attempt that another overtook, and stores nothing more of it', async () => {
     const slow = await ResultChannel.open(options, 'overtaken');
     const fast = await ResultChannel.open(options, 'overtaken');
-    await fast.publish({ type: 'accepted', ...base('overtaken', 2), queuedInMs: 0 } as ResultEvent);
-    await slow.send({ type: 'accepted', ...base('overtaken', 1), queuedInMs: 0 } as ResultEvent);
+    await fast.publish({ type: 'accepted', ...base('overtaken', 2), queuedInMs: 0 });
+    await slow.send({ type: 'accepted', ...base('overtaken', 1), queuedInMs: 0 });
     const failure = await slow.flush().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(WorkerError);
     expect((failure as WorkerError).code).toBe('SUPERSEDED');
