@@ -126,29 +126,53 @@ function frame(fields: readonly string[]): Buffer {
 
 const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
 
+/** A running helper and what it said that is not a whole line yet. */
+interface Helper {
+  process: ChildProcess;
+  buffered: string;
+}
+
+function launchHelper(path: string): ChildProcess {
+  return spawn(path, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {} });
+}
+
 export class Spawner {
   private readonly live = new Map<string, HostProcess>();
   private serial = 0;
-  private buffered = '';
-  private gone: Error | undefined;
+  private helper: Helper | undefined;
+  private closed = false;
+  /** How many times the helper had to be started again. */
+  restarts = 0;
 
-  private constructor(private readonly helper: ChildProcess) {
-    helper.stdout?.setEncoding('utf8');
-    helper.stdout?.on('data', (chunk: string) => this.read(chunk));
-    helper.stdin?.on('error', () => undefined);
-    helper.once('exit', (code, signal) => {
-      this.gone = new SandboxError(
-        'SANDBOX_START_FAILED',
-        `the spawn helper ended (${signal ?? `status ${code}`})`,
-      );
+  private constructor(
+    private readonly path: string,
+    helperProcess: ChildProcess,
+  ) {
+    this.attach(helperProcess);
+  }
+
+  /** Takes a helper process on: its answers, and its end. */
+  private attach(helperProcess: ChildProcess): void {
+    const helper: Helper = { process: helperProcess, buffered: '' };
+    this.helper = helper;
+    helperProcess.stdout?.setEncoding('utf8');
+    helperProcess.stdout?.on('data', (chunk: string) => this.read(helper, chunk));
+    helperProcess.stdin?.on('error', () => undefined);
+    const ended = (why: string): void => {
+      if (this.helper !== helper) return;
+      this.helper = undefined;
+      // What it had started is lost; the next spawn starts a new helper.
+      const error = new SandboxError('SANDBOX_START_FAILED', `the spawn helper ended (${why})`);
       for (const child of this.live.values()) {
-        child.fail(this.gone);
+        child.fail(error);
         child.end(null, 'SIGKILL');
         // What it started may live on without it, holding the pipes open.
         for (const stream of child.stdio) stream?.destroy();
       }
       this.live.clear();
-    });
+    };
+    helperProcess.once('exit', (code, signal) => ended(signal ?? `status ${code}`));
+    helperProcess.once('error', (error) => ended(error.message));
   }
 
   /** Starts the helper; it ends with `close` (or with this process). */
@@ -161,27 +185,30 @@ export class Spawner {
         `the spawn helper ${path} is missing: build it with pnpm build (it needs a C compiler)`,
       );
     }
-    const helper = spawn(path, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {} });
+    const helper = launchHelper(path);
     await new Promise<void>((resolve, reject) => {
       helper.once('spawn', resolve);
       helper.once('error', (error) =>
         reject(new SandboxError('SANDBOX_UNAVAILABLE', `cannot start the spawn helper: ${error.message}`)),
       );
     });
-    return new Spawner(helper);
+    return new Spawner(path, helper);
   }
 
   /** Starts a process; its `error` event tells when it could not be. */
   spawn(request: SpawnRequest): HostProcess {
     const id = String(++this.serial);
     const child = new HostProcess(id, (signal) => this.send(['K', id, String(signal)]));
-    if (this.gone) {
-      const gone = this.gone;
+    if (this.closed) {
       queueMicrotask(() => {
-        child.fail(gone);
+        child.fail(new SandboxError('SANDBOX_START_FAILED', 'the spawn helper is closed'));
         child.end(null, null);
       });
       return child;
+    }
+    if (!this.helper) {
+      this.restarts++;
+      this.attach(launchHelper(this.path));
     }
     this.live.set(id, child);
     const fds = request.controlFd ? 5 : request.statusFd ? 4 : 3;
@@ -220,31 +247,33 @@ export class Spawner {
     return exited;
   }
 
-  /** Ends the helper, and with it whatever it started that still runs. */
+  /** Ends the helper, and with it whatever it started that still runs; starts no other. */
   async close(): Promise<void> {
-    if (this.helper.exitCode !== null || this.helper.signalCode !== null) return;
-    const exited = new Promise((resolve) => this.helper.once('exit', resolve));
-    this.helper.stdin?.end();
-    const timer = setTimeout(() => this.helper.kill('SIGKILL'), 2000);
+    this.closed = true;
+    const helperProcess = this.helper?.process;
+    if (!helperProcess || helperProcess.exitCode !== null || helperProcess.signalCode !== null) return;
+    const exited = new Promise((resolve) => helperProcess.once('exit', resolve));
+    helperProcess.stdin?.end();
+    const timer = setTimeout(() => helperProcess.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(timer);
   }
 
   private send(fields: readonly string[]): void {
-    if (!this.gone) this.helper.stdin?.write(frame(fields));
+    this.helper?.process.stdin?.write(frame(fields));
   }
 
-  private read(chunk: string): void {
-    this.buffered += chunk;
+  private read(helper: Helper, chunk: string): void {
+    helper.buffered += chunk;
     let newline;
-    while ((newline = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, newline);
-      this.buffered = this.buffered.slice(newline + 1);
-      this.answer(line.split(' '));
+    while ((newline = helper.buffered.indexOf('\n')) >= 0) {
+      const line = helper.buffered.slice(0, newline);
+      helper.buffered = helper.buffered.slice(newline + 1);
+      this.answer(helper, line.split(' '));
     }
   }
 
-  private answer([kind, id = '', ...rest]: string[]): void {
+  private answer(helper: Helper, [kind, id = '', ...rest]: string[]): void {
     const child = this.live.get(id);
     if (!child) return;
     const numbers = rest.map(Number);
@@ -252,7 +281,8 @@ export class Spawner {
       const [pid = 0, ...fds] = numbers;
       const streams: Socket[] = [];
       try {
-        for (const [index, fd] of fds.entries()) streams.push(this.open(fd, index === 0 || index === 4));
+        for (const [index, fd] of fds.entries())
+          streams.push(this.open(helper, fd, index === 0 || index === 4));
         child.attach(pid, streams);
       } catch (error) {
         for (const stream of streams) stream.destroy();
@@ -277,9 +307,9 @@ export class Spawner {
   }
 
   /** A pipe end the helper holds, opened here as a stream of this process. */
-  private open(fd: number, writable: boolean): Socket {
+  private open(helper: Helper, fd: number, writable: boolean): Socket {
     const flags = (writable ? fsConstants.O_WRONLY : fsConstants.O_RDONLY) | fsConstants.O_NONBLOCK;
-    const own = openSync(`/proc/${this.helper.pid}/fd/${fd}`, flags);
+    const own = openSync(`/proc/${helper.process.pid}/fd/${fd}`, flags);
     return new Socket({ fd: own, readable: !writable, writable });
   }
 }

@@ -184,19 +184,22 @@ describe('the spawn helper', () => {
 });
 
 describe('the end of the helper', () => {
-  it('fails what still runs when the helper dies, and what is started after', async () => {
+  it('fails what still runs when the helper dies, and starts a new one for what comes after', async () => {
     const own = await Spawner.start();
     const child = own.spawn({ argv: ['/bin/sleep', '30'], env: {}, cwd: '/', stackKb: 8192 });
     await child.ready;
     const failed = new Promise<Error>((resolve) => child.once('error', resolve));
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    own['helper'].kill('SIGKILL');
-    expect((await failed).message).toMatch(/the spawn helper ended/);
+    own['helper']?.process.kill('SIGKILL');
+    expect((await failed).message).toMatch(/the spawn helper ended \(SIGKILL\)/);
     await exited;
     process.kill(child.pid as number, 'SIGKILL'); // orphaned by its helper
+    expect(await own.status({ argv: ['/bin/true'], env: {}, cwd: '/', stackKb: 8192 })).toBe(0);
+    expect(own.restarts).toBe(1);
+    await own.close();
     const late: HostProcess = own.spawn({ argv: ['/bin/true'], env: {}, cwd: '/', stackKb: 8192 });
     expect(await late.ready).toBe(false);
-    expect(late.failure?.message).toMatch(/the spawn helper ended/);
+    expect(late.failure?.message).toBe('the spawn helper is closed');
   });
 
   it('kills what it started when it is closed', async () => {
