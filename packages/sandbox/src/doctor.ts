@@ -56,26 +56,39 @@ async function userNamespaces(): Promise<DoctorCheck> {
   return { name: 'user namespaces', status: 'ok', detail: `enabled (max ${max ?? 'unknown'})` };
 }
 
+/** The smallest program that compiles and exits 0, for the languages that ship with the engine. */
+const SMALLEST: Record<string, string> = {
+  c: 'int main(void){return 0;}',
+  cpp: 'int main(){return 0;}',
+  go: 'package main\nfunc main(){}',
+  python: 'pass',
+  java: 'public class Main{public static void main(String[] a){}}',
+  javascript: '',
+};
+
 async function liveRun(engine: Engine): Promise<DoctorCheck> {
-  const language = engine.languages().find((l) => l.available);
+  const language = engine.languages().find((l) => l.available && l.id in SMALLEST);
   if (!language)
     return { name: 'sandboxed run', status: 'fail', detail: 'no language is installed to try one' };
   try {
     const result = await engine.judge({
       id: 'doctor',
       language: language.id,
-      code: '',
+      code: SMALLEST[language.id] ?? '',
       files: [],
       testCases: [{ id: 'probe', input: '' }],
       limits: { timeInMs: 5000, wallTimeInMs: 10_000, memoryInKb: 262_144, outputInKb: 64 },
       checker: { type: 'exact' },
       stopOnFirstFailure: false,
     });
-    return {
-      name: 'sandboxed run',
-      status: 'ok',
-      detail: `compiled and ran an empty ${language.id} program (${result.status}, ${result.compile.status})`,
-    };
+    return result.status === 'success'
+      ? { name: 'sandboxed run', status: 'ok', detail: `compiled and ran a ${language.id} program` }
+      : {
+          name: 'sandboxed run',
+          status: 'fail',
+          detail:
+            `a ${language.id} program that should exit 0 got ${result.status} (compile: ${result.compile.status}) ${result.compile.output ?? ''} ${result.tests[0]?.error ?? ''}`.trim(),
+        };
   } catch (error) {
     return { name: 'sandboxed run', status: 'fail', detail: (error as Error).message };
   }

@@ -38,6 +38,7 @@ describe('doctor', () => {
       expect(byName[name]).toMatchObject({ status: 'ok' });
     }
     expect(byName.cgroups?.detail).toMatch(/^v[12]: memory \(swap off\), pids, CPU accounting/);
+    expect(byName['sandboxed run']?.detail).toBe('compiled and ran a c program');
     expect(byName['language c']).toMatchObject({ status: 'ok' });
     expect(byName.network?.detail).toMatch(/^none: each slot keeps one empty network namespace/);
   });
