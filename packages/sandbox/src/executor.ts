@@ -7,7 +7,7 @@ import type { CgroupManager } from './cgroup/types.js';
 import { SandboxError } from './errors.js';
 import type { IsolatedCommand, Isolation } from './isolation.js';
 import { launch, runLimitsOf, type LaunchOutcome } from './launcher.js';
-import { JOIN_FAILED_EXIT, type Spawner } from './spawner.js';
+import { JOIN_FAILED_EXIT, JOIN_FAILED_MESSAGE, type Spawner } from './spawner.js';
 import { WarmUnavailable, type WarmPool } from './warm.js';
 
 export interface ExecuteRequest extends IsolatedCommand {
@@ -111,7 +111,7 @@ function checked(outcome: LaunchOutcome, isolation: Isolation['type']): LaunchOu
   // The spawn helper's child could not join the cgroup or drop its privileges.
   const joinFailed =
     outcome.exitCode === JOIN_FAILED_EXIT &&
-    outcome.stderr.subarray(0, 18).toString() === 'coderunner: cannot';
+    outcome.stderr.subarray(0, JOIN_FAILED_MESSAGE.length).toString() === JOIN_FAILED_MESSAGE;
   // bubblewrap reports its pid before it sets the sandbox up, so a set-up failure shows only
   // as its own message and status 1. (A program that imitates it only fails its own job.)
   const setupFailed =

@@ -118,8 +118,6 @@ export interface Spawned {
   started: Promise<boolean>;
   /** With a status fd: the host pid of the sandbox's first process. */
   childPid: Promise<number | undefined>;
-  /** Set when the command could not be started at all (ENOENT, EACCES, …). */
-  failure?: Error;
 }
 
 /**
@@ -132,27 +130,14 @@ export function spawnHost(
   controlFd = false,
 ): Spawned {
   const child = spawner.spawn({
-    argv: request.argv,
-    env: request.env,
-    cwd: request.cwd,
-    stackKb: request.stackKb,
-    ...(request.uid !== undefined ? { uid: request.uid } : {}),
-    ...(request.netns !== undefined ? { netns: request.netns } : {}),
+    ...request,
     ...(request.cgroup ? { procsFiles: request.cgroup.procsFiles } : {}),
-    statusFd: request.statusFd === true,
     controlFd,
   });
-  const spawned: Spawned = {
-    child,
-    childPid: Promise.resolve(undefined),
-    started: Promise.resolve(true),
-  };
-  child.once('error', (error: Error) => (spawned.failure = error));
-  if (request.statusFd) {
-    spawned.childPid = child.ready.then((ok) => (ok ? readChildPid(child.stdio[3]) : undefined));
-    spawned.started = spawned.childPid.then((pid) => pid !== undefined);
-  }
-  return spawned;
+  if (!request.statusFd)
+    return { child, childPid: Promise.resolve(undefined), started: Promise.resolve(true) };
+  const childPid = child.ready.then((ok) => (ok ? readChildPid(child.stdio[3]) : undefined));
+  return { child, childPid, started: childPid.then((pid) => pid !== undefined) };
 }
 
 /** Starts a command under its limits and waits for it: `spawnHost` then `supervise`. */
@@ -210,7 +195,7 @@ export async function supervise(spawned: Spawned, request: SuperviseRequest): Pr
 
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
-      if (spawned.failure) return resolve({ code: null, signal: null, error: spawned.failure });
+      if (child.failure) return resolve({ code: null, signal: null, error: child.failure });
       if (child.exitCode !== null || child.signalCode !== null)
         return resolve({ code: child.exitCode, signal: child.signalCode });
       child.once('error', (error: Error) => resolve({ code: null, signal: null, error }));

@@ -18,8 +18,12 @@ import { signalName } from './launcher.js';
 /** Where the build puts the helper (`pnpm build` compiles it next to the compiled modules). */
 export const SPAWN_HELPER_PATH = fileURLToPath(new URL('../dist/coderunner-spawn', import.meta.url));
 
-/** Exit status of a process that could not join its cgroups or drop its privileges. */
+/**
+ * Exit status of a process that could not join its cgroups, enter its network namespace or drop
+ * its privileges; its standard error then starts with `JOIN_FAILED_MESSAGE`.
+ */
 export const JOIN_FAILED_EXIT = 125;
+export const JOIN_FAILED_MESSAGE = 'coderunner: cannot ';
 
 export interface SpawnRequest {
   argv: readonly string[];
@@ -287,7 +291,7 @@ export class Spawner {
       } catch (error) {
         for (const stream of streams) stream.destroy();
         child.fail(error as Error);
-        this.send(['K', id, String(osConstants.signals.SIGKILL)]);
+        child.kill('SIGKILL');
       } finally {
         this.send(['D', id]);
       }

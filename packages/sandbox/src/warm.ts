@@ -30,6 +30,8 @@ const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
 /** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
+/** The host's root file system, which a sandbox's work dir must not be. */
+const HOST_ROOT_DEV = statSync('/').dev;
 /** The first back-off after a waiting sandbox died (ms); it doubles while that goes on. */
 const BACKOFF_MS = 10;
 
@@ -154,7 +156,8 @@ class WarmSandbox {
   }
 
   async run(request: ExecuteRequest, placement: Placement): Promise<LaunchOutcome> {
-    if (this.dead || this.spawned.failure) throw new WarmUnavailable('the sandbox ended before its program');
+    if (this.dead || this.spawned.child.failure)
+      throw new WarmUnavailable('the sandbox ended before its program');
     const pid = await this.spawned.childPid;
     if (pid === undefined) throw new WarmUnavailable('the sandbox did not start');
     await this.cgroup.setLimits({ memoryBytes: request.memoryBytes, pids: request.pids });
@@ -162,7 +165,7 @@ class WarmSandbox {
     await this.answer();
     const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
     // The stub answered from inside, so this is the sandbox's own tmpfs, not a host path.
-    if (statSync(box).dev === statSync('/').dev) throw new WarmUnavailable('the sandbox has no work dir');
+    if (statSync(box).dev === HOST_ROOT_DEV) throw new WarmUnavailable('the sandbox has no work dir');
     try {
       for (const file of placement.files) copyFileSync(file.host, `${box}/${file.name}`);
     } catch (error) {
