@@ -251,6 +251,8 @@ export async function connect(options: ClientOptions = {}): Promise<CoderunnerCl
     const nc = await natsConnect({
       servers: typeof servers === 'string' ? servers.split(',') : servers,
       name: 'coderunner-client',
+      // No stack captured for every request in case it times out (costly under load).
+      noAsyncTraces: true,
       ...(options.user !== undefined ? { user: options.user, pass: options.pass ?? '' } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.credsFile !== undefined

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { createEngine, type Engine } from './engine.js';
 import type { EngineOptions } from './options.js';
 import { SPAWN_HELPER_PATH } from './spawner.js';
+import { STUB_PATH } from './system-view.js';
 import { findExecutable } from './which.js';
 
 const run = promisify(execFile);
@@ -125,15 +126,16 @@ export async function doctor(options: EngineOptions = {}): Promise<DoctorReport>
           detail: 'not installed (apt-get install bubblewrap)',
         },
   );
-  checks.push(
-    isExecutable(SPAWN_HELPER_PATH)
-      ? { name: 'spawn helper', status: 'ok', detail: SPAWN_HELPER_PATH }
-      : {
-          name: 'spawn helper',
-          status: 'fail',
-          detail: `${SPAWN_HELPER_PATH} is missing: build it with pnpm build (needs gcc)`,
-        },
-  );
+  for (const [name, path] of [
+    ['spawn helper', SPAWN_HELPER_PATH],
+    ['sandbox stub', STUB_PATH],
+  ] as const) {
+    checks.push(
+      isExecutable(path)
+        ? { name, status: 'ok', detail: path }
+        : { name, status: 'fail', detail: `${path} is missing: build it with pnpm build (needs gcc)` },
+    );
+  }
   checks.push(await userNamespaces());
 
   let engine: Engine | undefined;

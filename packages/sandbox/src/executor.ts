@@ -55,11 +55,11 @@ export class Executor {
    * runs); the slot gets a new one after the run.
    */
   async execute(request: ExecuteRequest, reuse = false): Promise<LaunchOutcome> {
-    const placement = reuse ? this.warm?.placementFor(request) : undefined;
-    if (!this.warm || !placement) return this.executeCold(request);
+    const plan = reuse ? this.warm?.planFor(request) : undefined;
+    if (!this.warm || !plan) return this.executeCold(request);
     const sandbox = await this.warm.take(request.slot);
     try {
-      if (sandbox) return checked(await sandbox.run(request, placement), this.isolation.type);
+      if (sandbox) return checked(await sandbox.run(request, plan), this.isolation.type);
     } catch (error) {
       if (!(error instanceof WarmUnavailable)) throw asStartFailure(error);
     } finally {

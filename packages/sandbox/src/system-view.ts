@@ -7,15 +7,34 @@
  * snapshot of what programs and toolchains read there — the dynamic linker's cache and
  * configuration, the alternatives links, the time zone, each toolchain's own config dir (its
  * `roBinds` under /etc) — plus a passwd and group naming only the sandbox user. The /dev holds
- * the usual character devices (the host's own nodes, copied) and the /proc/self/fd links.
+ * the usual character devices (the host's own nodes, copied) and the /proc/self/fd links. The
+ * /etc also carries the stub that sandboxes made ahead wait in (warm.ts), so that it needs no
+ * bind of its own.
  */
 import { execFile } from 'node:child_process';
-import { cp, lstat, mkdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  cp,
+  lstat,
+  mkdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SANDBOX_UID } from './isolation.js';
 
 const run = promisify(execFile);
+
+/** Where the build puts the stub (`pnpm build` compiles it next to the compiled modules). */
+export const STUB_PATH = fileURLToPath(new URL('../dist/coderunner-stub', import.meta.url));
+/** Where sandboxes see the stub. */
+export const SANDBOX_STUB_PATH = '/etc/coderunner/stub';
 
 /** What of the host's /etc the sandbox gets, besides the toolchains' own dirs. */
 const ETC_ENTRIES = ['alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime'];
@@ -57,6 +76,12 @@ export async function buildSystemView(baseDir: string, etcPaths: readonly string
     { mode: 0o644 },
   );
   await writeFile(join(etc, 'group'), `runner:x:${SANDBOX_UID}:\n`, { mode: 0o644 });
+  // A fresh copy renamed into place: a sandbox may be executing the one there now.
+  await mkdir(join(etc, 'coderunner'), { recursive: true, mode: 0o755 });
+  const stub = join(etc, SANDBOX_STUB_PATH.slice('/etc/'.length));
+  await copyFile(STUB_PATH, `${stub}.new`);
+  await chmod(`${stub}.new`, 0o755);
+  await rename(`${stub}.new`, stub);
   const names = [...ETC_ENTRIES, ...etcPaths.filter((p) => p.startsWith('/etc/')).map((p) => p.slice(5))];
   for (const name of new Set(names)) {
     const target = join(etc, name);

@@ -1,7 +1,8 @@
 /**
  * Sandboxes set up ahead of their program, one per slot, so that a test run does not wait for
  * a cgroup, the spawn helper and bubblewrap: the uid, namespaces, mounts, fresh tmpfs work dir
- * and /tmp are all in place, and a shell stub inside waits on a pipe (fd 4). Each one serves
+ * and /tmp are all in place, and a stub inside (native/coderunner-stub.c) waits on a pipe
+ * (fd 4). Each one serves
  * exactly one run and is then destroyed with its cgroup. A slot has two uids and its sandboxes
  * take them in turn: when a run takes the slot's sandbox, the next is made on the other uid
  * while the program runs (the next test of a submission finds it ready), and a uid gets a new
@@ -11,7 +12,7 @@
  * sandbox user: a file created there by the host's root would have no owner inside, and the
  * kernel refuses it) and answers `C` on standard output → the host copies the contents in
  * through `/proc/<pid>/root` (no program has run in this sandbox yet, so nothing in it can be a
- * trap) → the cgroup's counters are reset → the program's line (environment, stack limit,
+ * trap) → the cgroup's counters are reset → the program's message (environment, stack limit,
  * argv) is sent and the stub execs it.
  */
 import { copyFileSync, lstatSync, readdirSync, statSync } from 'node:fs';
@@ -23,9 +24,10 @@ import type { BwrapIsolation, WorkFile } from './isolation.js';
 import { argvOf, SANDBOX_WORK_DIR } from './isolation.js';
 import { runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
 import type { Spawner } from './spawner.js';
+import { SANDBOX_STUB_PATH } from './system-view.js';
 
-/** What the stub runs: each line it reads on fd 4 is a script for it. */
-const STUB = 'IFS= read -r line <&4 || exit 125\neval "$line"';
+/** The most the stub takes in its two messages (its buffer, less room for the first). */
+const MAX_PROGRAM_MESSAGE = 128 * 1024;
 
 /** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
@@ -46,11 +48,6 @@ export interface WarmSpec {
 /** The warm path cannot serve this run (the sandbox died or refused): run it cold instead. */
 export class WarmUnavailable extends Error {
   override name = 'WarmUnavailable';
-}
-
-/** Quotes one word for the POSIX shell. */
-export function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 interface Placement {
@@ -77,23 +74,36 @@ export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): 
   return inputs.every((input) => visit(input.host, input.name)) ? placement : undefined;
 }
 
-/** The stub's first script: make the files (empty, owned by the sandbox user), then say `C`. */
-function createScript(placement: Placement): string {
-  const steps: string[] = [];
-  if (placement.dirs.length > 0) steps.push(`mkdir -p -- ${placement.dirs.map(shellQuote).join(' ')}`);
-  for (const file of placement.files) steps.push(`: > ${shellQuote(file.name)}`);
-  steps.push('printf C', 'IFS= read -r line <&4', 'exec 4<&-', 'eval "$line"');
-  return steps.join(' && ');
+/** How a run goes into a sandbox made ahead: the files it places, the message that starts it. */
+export interface WarmPlan {
+  placement: Placement;
+  program: Buffer;
 }
 
-/** The stub's second script: the program's environment and stack limit, then exec. */
-function programScript(request: ExecuteRequest): string {
-  const env = Object.entries(request.env).map(([name, value]) => `${name}=${shellQuote(value)}`);
-  return [
-    `ulimit -s ${request.stackKb}`,
-    ...(env.length > 0 ? [`export ${env.join(' ')}`] : []),
-    `exec ${argvOf(request.command).map(shellQuote).join(' ')}`,
-  ].join('; ');
+/** A message to the stub: NUL-terminated fields, each a letter and its text, then an empty one. */
+function stubMessage(fields: readonly string[]): Buffer {
+  return Buffer.from(`${fields.map((field) => `${field}\0`).join('')}\0`);
+}
+
+/** The stub's first message: the dirs and (empty, sandbox-owned) files to make, parents first. */
+export function createMessage(placement: Placement): Buffer {
+  return stubMessage([
+    ...placement.dirs.map((dir) => `d${dir}`),
+    ...placement.files.map((f) => `f${f.name}`),
+  ]);
+}
+
+/**
+ * The stub's second message: stack limit, environment, argv; undefined when it cannot be sent
+ * (a NUL inside, or too long), and the run goes the cold way.
+ */
+export function programMessage(request: ExecuteRequest): Buffer | undefined {
+  const env = Object.entries(request.env).map(([name, value]) => `e${name}=${value}`);
+  const argv = argvOf(request.command).map((arg) => `a${arg}`);
+  const fields = [`s${request.stackKb}`, ...env, ...argv];
+  if (fields.some((field) => field.includes('\0'))) return undefined;
+  const message = stubMessage(fields);
+  return message.length <= MAX_PROGRAM_MESSAGE ? message : undefined;
 }
 
 /** Which of its slot's two uids a sandbox runs as. */
@@ -117,11 +127,11 @@ class WarmSandbox {
     });
   }
 
-  private control(text: string, end = false): void {
+  private control(message: Buffer, end = false): void {
     const pipe = this.spawned.child.stdio[4] as NodeJS.WritableStream | null;
     if (!pipe) throw new WarmUnavailable('the sandbox has no control pipe');
-    if (end) pipe.end(`${text}\n`);
-    else pipe.write(`${text}\n`);
+    if (end) pipe.end(message);
+    else pipe.write(message);
   }
 
   /** Waits for the stub's `C`, or fails when the sandbox ends or stays silent. */
@@ -155,13 +165,13 @@ class WarmSandbox {
     return this;
   }
 
-  async run(request: ExecuteRequest, placement: Placement): Promise<LaunchOutcome> {
+  async run(request: ExecuteRequest, { placement, program }: WarmPlan): Promise<LaunchOutcome> {
     if (this.dead || this.spawned.child.failure)
       throw new WarmUnavailable('the sandbox ended before its program');
     const pid = await this.spawned.childPid;
     if (pid === undefined) throw new WarmUnavailable('the sandbox did not start');
     await this.cgroup.setLimits({ memoryBytes: request.memoryBytes, pids: request.pids });
-    this.control(createScript(placement));
+    this.control(createMessage(placement));
     await this.answer();
     const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
     // The stub answered from inside, so this is the sandbox's own tmpfs, not a host path.
@@ -172,7 +182,7 @@ class WarmSandbox {
       throw new WarmUnavailable(`cannot copy the run's files in: ${(error as Error).message}`);
     }
     await this.cgroup.resetUsage();
-    this.control(programScript(request), true);
+    this.control(program, true);
     return supervise(this.spawned, { ...runLimitsOf(request), cgroup: this.cgroup });
   }
 
@@ -226,13 +236,15 @@ export class WarmPool {
     private readonly runName: (slot: number) => string,
   ) {}
 
-  /** Whether a run fits the sandboxes made ahead, and how its files go in. */
-  placementFor(request: ExecuteRequest): Placement | undefined {
+  /** How a run goes into a sandbox made ahead, or undefined when it does not fit one. */
+  planFor(request: ExecuteRequest): WarmPlan | undefined {
     const { spec } = this;
     if (request.workDirBytes !== spec.workDirBytes || request.tmpBytes !== spec.tmpBytes) return undefined;
     if (!request.roBinds.every((path) => spec.roBinds.includes(path))) return undefined;
     // The files take room in the work dir: leave the program at least half of it.
-    return placementOf(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
+    const placement = placementOf(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
+    const program = programMessage(request);
+    return placement && program ? { placement, program } : undefined;
   }
 
   /** Starts making the slot's next sandbox, unless it has one. */
@@ -302,7 +314,7 @@ export class WarmPool {
       const prepared = await this.isolation.prepare({
         slot,
         lane,
-        command: ['/bin/sh', '-c', STUB],
+        command: [SANDBOX_STUB_PATH],
         env: {},
         files: [],
         roBinds: this.spec.roBinds,

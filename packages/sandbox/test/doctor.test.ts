@@ -31,6 +31,7 @@ describe('doctor', () => {
       'root',
       'bubblewrap',
       'spawn helper',
+      'sandbox stub',
       'user namespaces',
       'cgroups',
       'sandboxed run',

@@ -69,20 +69,24 @@ async function judge(
 ): Promise<JobOutcome> {
   const attempt = m.info.deliveryCount;
   const base: EventBase = { submissionId: submission.id, attempt, workerId: ctx.workerId };
-  const channel = await ResultChannel.open(ctx.results, submission.id);
-  if (channel.finished) {
+  const queuedMs = Math.max(0, Date.now() - m.info.timestampNanos / 1_000_000);
+  const at = (): string => new Date().toISOString();
+  const started = Date.now();
+  const channel = await ResultChannel.start(
+    ctx.results,
+    submission.id,
+    { type: 'accepted', ...base, at: at(), queuedInMs: queuedMs },
+    attempt === 1,
+  );
+  if (!channel) {
     log.info('a final is already stored for this id: not judging it again');
     await m.ackAck();
     return 'duplicate';
   }
-  const queuedMs = Math.max(0, Date.now() - m.info.timestampNanos / 1_000_000);
   ctx.metrics.queueWait.observe(queuedMs / 1000);
-  const at = (): string => new Date().toISOString();
-  const started = Date.now();
   let result;
   try {
     // The events go out in order while the judging goes on; the final waits for them all.
-    await channel.send({ type: 'accepted', ...base, at: at(), queuedInMs: queuedMs });
     result = await ctx.engine.judge(submission, {
       ...(signal ? { signal } : {}),
       onEvent: async (event) => {

@@ -66,6 +66,38 @@ export class ResultChannel {
     return new ResultChannel(options, subject, stored?.seq ?? 0, last);
   }
 
+  /**
+   * Opens the channel of a submission and stores its first event, or returns undefined (storing
+   * nothing) when a final is already stored. On a first delivery the subject is expected to be
+   * empty, which spares reading it first (one round trip less per job); when it is not (the id
+   * was submitted before), it is read and the event goes after what is there.
+   */
+  static async start(
+    options: ResultOptions,
+    submissionId: string,
+    first: ResultEvent,
+    firstDelivery: boolean,
+  ): Promise<ResultChannel | undefined> {
+    if (firstDelivery) {
+      const channel = new ResultChannel(
+        options,
+        resultSubject(submissionId, options.resultPrefix),
+        0,
+        undefined,
+      );
+      try {
+        await channel.publish(first);
+        return channel;
+      } catch (error) {
+        if (!(error instanceof WorkerError) || error.code !== 'SUPERSEDED') throw error;
+      }
+    }
+    const channel = await ResultChannel.open(options, submissionId);
+    if (channel.finished) return undefined;
+    await channel.send(first);
+    return channel;
+  }
+
   /** A final is already stored for this submission. */
   get finished(): boolean {
     return this.last?.type === 'final';

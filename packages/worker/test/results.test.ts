@@ -1,7 +1,8 @@
 /**
  * A submission's result channel against a real nats-server: events queued with `send` are stored
  * in order, each expecting the sequence of the one before, while the caller goes on; an attempt
- * that another one overtook learns it (SUPERSEDED) and stores nothing more.
+ * that another one overtook learns it (SUPERSEDED) and stores nothing more. A first delivery
+ * stores its first event without reading the subject first, unless the subject is not empty.
  */
 import type { ResultEvent } from '@coderunner/protocol';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -10,6 +11,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig, namesOf, WorkerError } from '../src/index.js';
 import { provision } from '../src/provision.js';
+import { errorFinal } from '../src/finals.js';
 import { ResultChannel, type ResultOptions } from '../src/results.js';
 import { readResults } from './helpers.js';
 
@@ -89,5 +91,69 @@ describe('a result channel', () => {
     await expect(slow.send(test('overtaken', 0, 1))).rejects.toMatchObject({ code: 'SUPERSEDED' });
     await slow.settled();
     expect((await stored('overtaken')).map((e) => e.attempt)).toEqual([2]);
+  });
+
+  describe('started with its first event', () => {
+    const accepted = (id: string, attempt = 1): ResultEvent => ({
+      type: 'accepted',
+      ...base(id, attempt),
+      queuedInMs: 0,
+    });
+    /** Counts the direct gets sent to the server (each is a read of a subject's last event). */
+    async function countingReads<T>(body: () => Promise<T>): Promise<{ value: T; reads: number }> {
+      let reads = 0;
+      const sub = nc.subscribe('$JS.API.DIRECT.GET.>', {
+        callback: () => {
+          reads++;
+        },
+      });
+      await nc.flush();
+      const value = await body();
+      await nc.flush();
+      sub.unsubscribe();
+      return { value, reads };
+    }
+
+    it('on a first delivery to an empty subject, stores it without a read', async () => {
+      const { value: channel, reads } = await countingReads(() =>
+        ResultChannel.start(options, 'first-empty', accepted('first-empty'), true),
+      );
+      expect(reads).toBe(0);
+      await channel?.publish(test('first-empty', 0));
+      expect((await stored('first-empty')).map((e) => e.type)).toEqual(['accepted', 'test']);
+    });
+
+    it('on a first delivery of an id that already has events, reads them and goes after them', async () => {
+      const earlier = await ResultChannel.open(options, 'resubmitted');
+      await earlier.publish(accepted('resubmitted', 3));
+      const { value: channel, reads } = await countingReads(() =>
+        ResultChannel.start(options, 'resubmitted', accepted('resubmitted'), true),
+      );
+      expect(reads).toBe(1);
+      await channel?.flush();
+      await channel?.publish(test('resubmitted', 0));
+      expect((await stored('resubmitted')).map((e) => `${e.type}:${e.attempt}`)).toEqual([
+        'accepted:3',
+        'accepted:1',
+        'test:1',
+      ]);
+    });
+
+    it('stores nothing when a final is already there, first delivery or not', async () => {
+      const done = await ResultChannel.open(options, 'finished');
+      await done.publish(errorFinal(base('finished'), 'internal_error', 'stored earlier'));
+      expect(await ResultChannel.start(options, 'finished', accepted('finished', 2), true)).toBeUndefined();
+      expect(await ResultChannel.start(options, 'finished', accepted('finished', 2), false)).toBeUndefined();
+      expect((await stored('finished')).map((e) => e.type)).toEqual(['final']);
+    });
+
+    it('on a redelivery, reads the subject first', async () => {
+      const { value: channel, reads } = await countingReads(() =>
+        ResultChannel.start(options, 'redelivered', accepted('redelivered', 2), false),
+      );
+      expect(reads).toBe(1);
+      await channel?.flush();
+      expect((await stored('redelivered')).map((e) => e.attempt)).toEqual([2]);
+    });
   });
 });

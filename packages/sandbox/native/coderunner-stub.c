@@ -1,0 +1,203 @@
+/*
+ * coderunner-stub: the first process of a sandbox made ahead, waiting for its run.
+ *
+ * It is started inside the sandbox (as the sandbox user, in /box) and reads two messages on
+ * fd 4, each a list of NUL-terminated fields ended by an empty field:
+ *   1. `d<dir>` and `f<file>`: make these in /box (files empty; the host copies the contents
+ *      in), then answer `C` on standard output;
+ *   2. `s<KiB|unlimited>` the stack limit, `e<NAME=value>` the environment, `a<arg>` argv:
+ *      close fd 4 and exec the program (argv[0] looked up in the PATH given, like execvp).
+ * Anything else, or a failure, ends it with status 125 before its program (`C` never comes); a
+ * program that cannot be executed ends it with status 127 and a line on standard error.
+ *
+ * It runs once per test, so it is built without the C library (see build-native.mjs): no
+ * dynamic linking and none of the library's start-up, which probes the CPU with instructions
+ * that are slow in a virtual machine. A shell in its place cost about a millisecond per run.
+ */
+#include <asm/unistd.h>
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include <linux/resource.h>
+
+#define FAIL_EXIT 125
+#define EXEC_FAILED_EXIT 127
+#define CONTROL_FD 4
+#define BUF_SIZE (256 * 1024)
+#define MAX_ENTRIES 4096
+#define MAX_PATH 4096
+
+static long sys(long n, long a, long b, long c, long d) {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 __asm__("r10") = d;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return ret;
+#elif defined(__aarch64__)
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+  return x0;
+#else
+#error "coderunner-stub supports x86_64 and aarch64"
+#endif
+}
+
+#if defined(__x86_64__)
+__asm__(".text\n.global _start\n_start:\n xor %rbp, %rbp\n and $-16, %rsp\n call stub_main\n hlt\n");
+#else
+__asm__(".text\n.global _start\n_start:\n mov x29, #0\n mov x30, #0\n bl stub_main\n brk #0\n");
+#endif
+
+/* The compiler may emit calls to these even without the C library. */
+void *memcpy(void *dst, const void *src, unsigned long n) {
+  char *d = dst;
+  const char *s = src;
+  while (n--) *d++ = *s++;
+  return dst;
+}
+
+void *memset(void *dst, int c, unsigned long n) {
+  char *d = dst;
+  while (n--) *d++ = (char)c;
+  return dst;
+}
+
+static unsigned long length(const char *s) {
+  unsigned long n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+static __attribute__((noreturn)) void leave(int code) {
+  for (;;) sys(__NR_exit_group, code, 0, 0, 0);
+}
+
+static void say(const char *s) {
+  sys(__NR_write, 2, (long)s, (long)length(s), 0);
+}
+
+static char buf[BUF_SIZE];
+static long filled, pos;
+
+/* The next field on the control fd; the empty field ends a message. */
+static char *field(void) {
+  for (;;) {
+    for (long i = pos; i < filled; i++) {
+      if (buf[i] == 0) {
+        char *f = buf + pos;
+        pos = i + 1;
+        return f;
+      }
+    }
+    if (filled == BUF_SIZE) leave(FAIL_EXIT);
+    long n = sys(__NR_read, CONTROL_FD, (long)(buf + filled), BUF_SIZE - filled, 0);
+    if (n == -EINTR) continue;
+    if (n <= 0) leave(FAIL_EXIT);
+    filled += n;
+  }
+}
+
+static void make_files(void) {
+  for (char *f = field(); *f; f = field()) {
+    if (*f == 'd') {
+      long r = sys(__NR_mkdirat, AT_FDCWD, (long)(f + 1), 0777, 0);
+      if (r < 0 && r != -EEXIST) leave(FAIL_EXIT);
+    } else if (*f == 'f') {
+      long fd = sys(__NR_openat, AT_FDCWD, (long)(f + 1), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+      if (fd < 0) leave(FAIL_EXIT);
+      sys(__NR_close, fd, 0, 0, 0);
+    } else {
+      leave(FAIL_EXIT);
+    }
+  }
+}
+
+static unsigned long parse_kib(const char *s) {
+  unsigned long n = 0;
+  if (!*s) leave(FAIL_EXIT);
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || n > (~0UL >> 12)) leave(FAIL_EXIT);
+    n = n * 10 + (unsigned long)(*s - '0');
+  }
+  return n * 1024;
+}
+
+static const char *error_name(long e) {
+  switch (e) {
+    case ENOENT: return "No such file or directory";
+    case EACCES: return "Permission denied";
+    case ENOEXEC: return "Exec format error";
+    case ENOTDIR: return "Not a directory";
+    case E2BIG: return "Argument list too long";
+    case ENOMEM: return "Cannot allocate memory";
+    case ETXTBSY: return "Text file busy";
+    default: return "cannot execute";
+  }
+}
+
+static char *argv[MAX_ENTRIES + 1];
+static char *envp[MAX_ENTRIES + 1];
+static char path[MAX_PATH];
+
+/* execve, looking the name up in PATH when it has no slash (as execvp does). */
+static long run(void) {
+  const char *name = argv[0];
+  for (const char *p = name; *p; p++)
+    if (*p == '/') return sys(__NR_execve, (long)name, (long)argv, (long)envp, 0);
+  const char *dirs = "/usr/local/bin:/usr/bin:/bin";
+  for (char **e = envp; *e; e++)
+    if ((*e)[0] == 'P' && (*e)[1] == 'A' && (*e)[2] == 'T' && (*e)[3] == 'H' && (*e)[4] == '=') dirs = *e + 5;
+  unsigned long name_len = length(name);
+  long result = -ENOENT;
+  int denied = 0;
+  for (const char *dir = dirs;;) {
+    const char *end = dir;
+    while (*end && *end != ':') end++;
+    unsigned long dir_len = (unsigned long)(end - dir);
+    if (dir_len + name_len + 2 <= MAX_PATH) {
+      unsigned long k = 0;
+      for (const char *c = dir; c < end; c++) path[k++] = *c;
+      if (dir_len == 0) path[k++] = '.';
+      path[k++] = '/';
+      for (unsigned long i = 0; i <= name_len; i++) path[k++] = name[i];
+      result = sys(__NR_execve, (long)path, (long)argv, (long)envp, 0);
+      if (result == -EACCES) denied = 1;
+      else if (result != -ENOENT && result != -ENOTDIR) return result;
+    }
+    if (!*end) break;
+    dir = end + 1;
+  }
+  return denied ? -EACCES : result;
+}
+
+__attribute__((noreturn, used)) void stub_main(void) {
+  make_files();
+  if (sys(__NR_write, 1, (long)"C", 1, 0) != 1) leave(FAIL_EXIT);
+
+  int argc = 0, envc = 0;
+  struct rlimit64 stack = {0, 0};
+  int stack_set = 0;
+  for (char *f = field(); *f; f = field()) {
+    if (*f == 'a' && argc < MAX_ENTRIES) argv[argc++] = f + 1;
+    else if (*f == 'e' && envc < MAX_ENTRIES) envp[envc++] = f + 1;
+    else if (*f == 's') {
+      unsigned long bytes = f[1] == 'u' ? RLIM64_INFINITY : parse_kib(f + 1);
+      stack.rlim_cur = stack.rlim_max = bytes;
+      stack_set = 1;
+    } else leave(FAIL_EXIT);
+  }
+  if (argc == 0) leave(FAIL_EXIT);
+  if (stack_set && sys(__NR_prlimit64, 0, RLIMIT_STACK, (long)&stack, 0) < 0) leave(FAIL_EXIT);
+  sys(__NR_close, CONTROL_FD, 0, 0, 0);
+
+  long error = run();
+  say("coderunner: cannot execute ");
+  say(argv[0]);
+  say(": ");
+  say(error_name(-error));
+  say("\n");
+  leave(EXEC_FAILED_EXIT);
+}

@@ -1,0 +1,148 @@
+/**
+ * The stub that sandboxes made ahead wait in (native/coderunner-stub.c), the real binary fed the
+ * messages warm.ts builds: it makes the run's files, answers `C`, then execs the program with
+ * exactly the environment, argv and stack limit it was given; bad input ends it before any
+ * program, and a program that cannot be executed is named.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { STUB_PATH } from '../src/system-view.js';
+import { createMessage, programMessage } from '../src/warm.js';
+import type { ExecuteRequest } from '../src/executor.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+interface StubRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  cwd: string;
+}
+
+/** Starts the stub in a fresh dir and writes `messages` on its fd 4, the second after its `C`. */
+function runStub(messages: Buffer[]): Promise<StubRun> {
+  const cwd = mkdtempSync(join(tmpdir(), 'stub-test-'));
+  dirs.push(cwd);
+  const child = spawn(STUB_PATH, [], { cwd, env: {}, stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'pipe'] });
+  const control = child.stdio[4] as Writable;
+  control.on('error', () => undefined);
+  let stdout = '';
+  let stderr = '';
+  let sent = 1;
+  control.write(messages[0]);
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.startsWith('C') && sent < messages.length) control.end(messages[sent++]);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  if (messages.length === 1) control.end();
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, cwd })));
+}
+
+function request(
+  command: string[],
+  env: Record<string, string>,
+  stackKb: number | 'unlimited' = 8192,
+): ExecuteRequest {
+  return { command, env, stackKb } as unknown as ExecuteRequest;
+}
+
+describe('the stub of sandboxes made ahead', () => {
+  it('makes the dirs and empty files, answers C, then execs with exactly the given env and argv', async () => {
+    const create = createMessage({
+      dirs: ['pkg', 'pkg/sub'],
+      files: [
+        { host: '/unused', name: 'main' },
+        { host: '/unused', name: 'pkg/sub/A class' },
+      ],
+    });
+    const program = programMessage(
+      request(
+        ['/bin/sh', '-c', 'printf "%s|" "$0" "$1" "$ONE" "$SPACED"; env | sort | tr "\\n" ,', "it's $x"],
+        {
+          PATH: '/usr/bin:/bin',
+          ONE: '1',
+          SPACED: 'a b\tc',
+        },
+      ),
+    );
+    const run = await runStub([create, program!]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    // `sh -c` puts the word after the script into $0 (and the shell adds PWD).
+    expect(run.stdout).toBe(`Cit's $x||1|a b\tc|ONE=1,PATH=/usr/bin:/bin,PWD=${run.cwd},SPACED=a b\tc,`);
+    expect(readdirSync(run.cwd).sort()).toEqual(['main', 'pkg']);
+    expect(statSync(join(run.cwd, 'pkg/sub/A class')).size).toBe(0);
+  });
+
+  it('sets the stack limit, soft and hard, or leaves it unlimited', async () => {
+    const limits =
+      'read -r a b c d e f g h rest < /proc/self/limits; grep "Max stack size" /proc/self/limits';
+    const kib = await runStub([
+      createMessage({ dirs: [], files: [] }),
+      programMessage(request(['/bin/sh', '-c', limits], {}, 4096))!,
+    ]);
+    expect(kib.stdout).toMatch(/^CMax stack size\s+4194304\s+4194304\s+bytes/);
+    const unlimited = await runStub([
+      createMessage({ dirs: [], files: [] }),
+      programMessage(request(['/bin/sh', '-c', limits], {}, 'unlimited'))!,
+    ]);
+    expect(unlimited.stdout).toMatch(/^CMax stack size\s+unlimited\s+unlimited\s+bytes/);
+  });
+
+  it('looks a bare name up in the PATH it was given, like execvp', async () => {
+    const found = await runStub([
+      createMessage({ dirs: [], files: [] }),
+      programMessage(request(['printf', 'found'], { PATH: '/nonexistent:/usr/bin' }))!,
+    ]);
+    expect(found.stdout).toBe('Cfound');
+  });
+
+  it('names a program it cannot execute, with status 127', async () => {
+    const missing = await runStub([
+      createMessage({ dirs: [], files: [] }),
+      programMessage(request(['no-such-program'], { PATH: '/usr/bin' }))!,
+    ]);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toBe('coderunner: cannot execute no-such-program: No such file or directory\n');
+    // The empty file it made itself has no execute bit.
+    const notExecutable = await runStub([
+      createMessage({ dirs: [], files: [{ host: '/unused', name: 'main' }] }),
+      programMessage(request(['./main'], {}))!,
+    ]);
+    expect(notExecutable.code).toBe(127);
+    expect(notExecutable.stderr).toBe('coderunner: cannot execute ./main: Permission denied\n');
+  });
+
+  it('ends with 125 before any program on bad or missing input', async () => {
+    const cases: Buffer[][] = [
+      [Buffer.from('xwhat\0\0')],
+      [Buffer.from('d\0\0')],
+      [Buffer.from('fno-such-dir/file\0\0')],
+      [createMessage({ dirs: [], files: [] }), Buffer.from('s12k\0atrue\0\0')],
+      [createMessage({ dirs: [], files: [] }), Buffer.from('s64\0\0')],
+      [createMessage({ dirs: [], files: [] }), Buffer.from('s64\0atrue')],
+      [Buffer.alloc(0)],
+    ];
+    for (const messages of cases) {
+      const run = await runStub(messages);
+      expect({ messages: messages.map(String), code: run.code, stderr: run.stderr }).toEqual({
+        messages: messages.map(String),
+        code: 125,
+        stderr: '',
+      });
+    }
+  });
+
+  it('refuses, for the cold way, a program message with a NUL or too long to send', () => {
+    expect(programMessage(request(['a\0b'], {}))).toBeUndefined();
+    expect(programMessage(request(['true'], { BIG: 'x'.repeat(200 * 1024) }))).toBeUndefined();
+    expect(programMessage(request(['true'], { SMALL: 'x' }))?.toString()).toBe('s8192\0eSMALL=x\0atrue\0\0');
+    expect(existsSync(STUB_PATH)).toBe(true);
+  });
+});
