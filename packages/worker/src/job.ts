@@ -66,6 +66,7 @@ async function judge(
   log: Logger,
   submission: NormalizedSubmission,
   signal: AbortSignal | undefined,
+  onJudged: (() => void) | undefined,
 ): Promise<JobOutcome> {
   const attempt = m.info.deliveryCount;
   const base: EventBase = { submissionId: submission.id, attempt, workerId: ctx.workerId };
@@ -87,21 +88,24 @@ async function judge(
   let result;
   try {
     // The events go out in order while the judging goes on; the final waits for them all.
-    result = await ctx.engine.judge(submission, {
-      ...(signal ? { signal } : {}),
-      onEvent: async (event) => {
-        let published: ResultEvent;
-        if (event.type === 'compiled') published = { type: 'compiled', ...base, at: at(), ...event.compile };
-        else
-          published = {
-            type: 'test',
-            ...base,
-            at: at(),
-            ...boundTest(event.result, ctx.config.limits.eventOutputBytes),
-          };
-        await channel.send(published);
-      },
-    });
+    result = await ctx.engine
+      .judge(submission, {
+        ...(signal ? { signal } : {}),
+        onEvent: async (event) => {
+          let published: ResultEvent;
+          if (event.type === 'compiled')
+            published = { type: 'compiled', ...base, at: at(), ...event.compile };
+          else
+            published = {
+              type: 'test',
+              ...base,
+              at: at(),
+              ...boundTest(event.result, ctx.config.limits.eventOutputBytes),
+            };
+          await channel.send(published);
+        },
+      })
+      .finally(onJudged);
     await channel.flush();
   } catch (error) {
     // Nothing of this attempt may still be landing when the message goes back.
@@ -121,8 +125,17 @@ async function judge(
   return 'judged';
 }
 
-/** Handles one delivered message; never throws. `signal` cancels it (the message is handed back). */
-export async function handleMessage(ctx: WorkerContext, m: JsMsg, signal?: AbortSignal): Promise<JobOutcome> {
+/**
+ * Handles one delivered message; never throws. `signal` cancels it (the message is handed back).
+ * `onJudged` is called once the sandbox work is over (its slot is free), before the final is
+ * stored.
+ */
+export async function handleMessage(
+  ctx: WorkerContext,
+  m: JsMsg,
+  signal?: AbortSignal,
+  onJudged?: () => void,
+): Promise<JobOutcome> {
   const attempt = m.info.deliveryCount;
   if (attempt > 1) ctx.metrics.redeliveries.inc();
   const parsed = parseSubmission(m.data, ctx.policy);
@@ -140,7 +153,7 @@ export async function handleMessage(ctx: WorkerContext, m: JsMsg, signal?: Abort
         parsed.id,
         parsed.problems.map((p) => p.message),
       );
-    return await judge(ctx, m, log, parsed.submission, signal);
+    return await judge(ctx, m, log, parsed.submission, signal, onJudged);
   } catch (error) {
     if (error instanceof WorkerError && error.code === 'SUPERSEDED') {
       log.warn('another attempt of this submission took over: standing down');

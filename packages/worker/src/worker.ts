@@ -1,7 +1,9 @@
 /**
  * A worker: connects to NATS, makes sure the streams and the durable consumer exist, and judges
  * submissions with at most `maxConcurrentJobs` in progress. It pulls only for free slots (a fetch
- * of exactly the free count), so it never holds more unacknowledged messages than it can run.
+ * of exactly the free count), so every message it takes starts at once. A slot is free again as
+ * soon as its judging is over: the next message runs while the last one's final is still being
+ * stored, so a worker holds at most twice its slots, half of them only waiting for their storing.
  *
  * States: starting → running → draining → stopped. `stop()` stops pulling, lets running jobs
  * finish within the grace period, hands back (nak) what cannot finish, and drains the connection.
@@ -72,6 +74,8 @@ export class Worker {
   private readonly queue: PQueue;
   /** Messages held now, each with the controller that cancels its job. */
   private readonly held = new Map<JsMsg, AbortController>();
+  /** Held messages whose judging is not over (see `freeSlots`). */
+  private judgingNow = 0;
   private batch: ConsumerMessages | undefined;
   private slotFreed: (() => void) | undefined;
   private loops: Promise<void>[] = [];
@@ -86,7 +90,8 @@ export class Worker {
     private readonly advisoryConsumer: Consumer,
     private readonly options: WorkerOptions,
   ) {
-    this.queue = new PQueue({ concurrency: ctx.config.runner.maxConcurrentJobs });
+    // Each slot's job may still be storing its final while the slot's next one is judged.
+    this.queue = new PQueue({ concurrency: 2 * ctx.config.runner.maxConcurrentJobs });
   }
 
   /** Starts a worker; throws when the sandbox, NATS or the streams are not usable. */
@@ -210,6 +215,11 @@ export class Worker {
     return this.held.size;
   }
 
+  /** Messages being judged now (at most one per slot). */
+  get judging(): number {
+    return this.judgingNow;
+  }
+
   private async watchConnection(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') this.connected = false;
@@ -219,7 +229,14 @@ export class Worker {
   }
 
   private freeSlots(): number {
-    return this.ctx.config.runner.maxConcurrentJobs - this.held.size;
+    const slots = this.ctx.config.runner.maxConcurrentJobs;
+    return Math.min(slots - this.judgingNow, 2 * slots - this.held.size);
+  }
+
+  private wakePullLoop(): void {
+    const wake = this.slotFreed;
+    this.slotFreed = undefined;
+    wake?.();
   }
 
   private waitForSlot(): Promise<void> {
@@ -231,14 +248,21 @@ export class Worker {
   private accept(m: JsMsg): void {
     const controller = new AbortController();
     this.held.set(m, controller);
+    this.judgingNow++;
+    let judged = false;
+    const onJudged = (): void => {
+      if (judged) return;
+      judged = true;
+      this.judgingNow--;
+      this.wakePullLoop();
+    };
     void this.queue
-      .add(() => handleMessage(this.ctx, m, controller.signal))
+      .add(() => handleMessage(this.ctx, m, controller.signal, onJudged))
       .then((outcome) => this.options.onJob?.(outcome, m))
       .finally(() => {
+        onJudged();
         this.held.delete(m);
-        const wake = this.slotFreed;
-        this.slotFreed = undefined;
-        wake?.();
+        this.wakePullLoop();
       });
   }
 
@@ -279,9 +303,7 @@ export class Worker {
     this.state = 'draining';
     log.info({ inFlight: this.held.size }, 'stopping: no more pulls, finishing running jobs');
     this.batch?.stop();
-    const wake = this.slotFreed;
-    this.slotFreed = undefined;
-    wake?.();
+    this.wakePullLoop();
     const graceMs = config.runner.shutdownGraceSec * 1000;
     const finished = await Promise.race([
       this.queue.onIdle().then(() => true),

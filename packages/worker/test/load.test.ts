@@ -1,6 +1,7 @@
 /**
- * Several workers on one consumer share the load, each job runs once, and no worker ever holds
- * more unacknowledged messages than it has free slots — even when jobs outlast a pull's expiry.
+ * Several workers on one consumer share the load, each job runs once, and no worker ever judges
+ * more messages than it has slots, or holds more than twice that (a slot's next message is judged
+ * while the last one's final is stored) — even when jobs outlast a pull's expiry.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { NatsServer } from '@coderunner/test-helpers';
@@ -20,18 +21,19 @@ beforeAll(async () => {
 
 afterAll(() => closeBus({ server, nc, js }));
 
-/** Samples the consumer's ack-pending count and each worker's holding until `until` resolves. */
+/** Samples the consumer's ack-pending count and each worker's counts until `until` resolves. */
 async function sampleWhile<T>(
   workers: Worker[],
   until: Promise<T>,
-): Promise<{ ackPending: number; holding: number }> {
+): Promise<{ ackPending: number; holding: number; judging: number }> {
   let done = false;
   void until.finally(() => (done = true));
-  const peak = { ackPending: 0, holding: 0 };
+  const peak = { ackPending: 0, holding: 0, judging: 0 };
   while (!done) {
     const info = await jsm.consumers.info('SUBMISSIONS', 'coderunner_prod_group');
     peak.ackPending = Math.max(peak.ackPending, info.num_ack_pending);
     peak.holding = Math.max(peak.holding, ...workers.map((w) => w.holding));
+    peak.judging = Math.max(peak.judging, ...workers.map((w) => w.judging));
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await until;
@@ -62,8 +64,10 @@ describe('load', () => {
           .filter((f) => f?.status !== 'success')
           .slice(0, 1),
       ).toEqual([]);
-      expect(peak.ackPending).toBeLessThanOrEqual(4);
-      expect(peak.holding).toBeLessThanOrEqual(2);
+      expect(peak.ackPending).toBeLessThanOrEqual(8);
+      expect(peak.holding).toBeLessThanOrEqual(4);
+      expect(peak.judging).toBeLessThanOrEqual(2);
+      expect(peak.judging).toBeGreaterThan(0);
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
     }
@@ -94,8 +98,10 @@ describe('load', () => {
         60_000,
       );
       const peak = await sampleWhile([worker], drained);
-      expect(peak.ackPending).toBeLessThanOrEqual(2);
+      // Re-pulling on every expiry would have taken all six.
+      expect(peak.ackPending).toBeLessThanOrEqual(4);
       expect(peak.ackPending).toBeGreaterThan(0);
+      expect(peak.judging).toBeLessThanOrEqual(2);
       const events = await readResults(nc);
       expect(ids.map((id) => events.get(id)?.find((e) => e.type === 'final')?.status)).toEqual(
         ids.map(() => 'success'),
