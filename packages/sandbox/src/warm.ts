@@ -112,6 +112,8 @@ type Lane = 0 | 1;
 class WarmSandbox {
   private dead = false;
   private taken = false;
+  /** A run ended in it and left its cgroup empty. */
+  private emptied = false;
 
   constructor(
     readonly slot: number,
@@ -183,7 +185,9 @@ class WarmSandbox {
     }
     await this.cgroup.resetUsage();
     this.control(program, true);
-    return supervise(this.spawned, { ...runLimitsOf(request), cgroup: this.cgroup });
+    const outcome = await supervise(this.spawned, { ...runLimitsOf(request), cgroup: this.cgroup });
+    this.emptied = true;
+    return outcome;
   }
 
   /**
@@ -210,8 +214,15 @@ class WarmSandbox {
       if (!this.dead) await exited;
       clearTimeout(timer);
     }
-    await this.cgroup.killAll().catch(() => undefined);
-    await this.cgroup.remove().catch(() => undefined);
+    // After a run, `supervise` has emptied the cgroup already (reading it again costs the kernel).
+    if (!this.emptied) await this.cgroup.killAll().catch(() => undefined);
+    await this.cgroup
+      .remove()
+      .catch(async () => {
+        await this.cgroup.killAll();
+        await this.cgroup.remove();
+      })
+      .catch(() => undefined);
   }
 }
 

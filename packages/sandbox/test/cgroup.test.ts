@@ -55,6 +55,21 @@ describe('a run cgroup', () => {
     expect(await python(TOUCH_64_MB)).toEqual({ code: 0, signal: null });
   });
 
+  it('takes a higher limit on a cgroup left behind with a lower one', async () => {
+    const detection = await detectCgroups();
+    if (!detection.ok) throw new Error(detection.problem);
+    const name = `s0-${process.pid}-left`;
+    const left = await detection.manager.create(name, { memoryBytes: 32 << 20, pids: 16 });
+    try {
+      // Made again under the same name (a worker that died left it): its limits are not the defaults.
+      const again = await detection.manager.create(name);
+      await again.setLimits({ memoryBytes: 512 << 20, pids: 16 });
+      await again.setLimits({ memoryBytes: 64 << 20, pids: 16 });
+    } finally {
+      await left.remove();
+    }
+  });
+
   it('starts counting afresh on resetUsage', async () => {
     expect(await python(SPIN)).toEqual({ code: 0, signal: null });
     const before = await cgroup.usage();

@@ -32,8 +32,9 @@ export function keyedValue(text: string, key: string): number | undefined {
   return undefined;
 }
 
-export function mkdirIfMissing(path: string): Promise<void> {
-  return settle(() => void mkdirSync(path, { recursive: true }));
+/** Makes a directory (and its parents) unless it exists; resolves whether it made one. */
+export function mkdirIfMissing(path: string): Promise<boolean> {
+  return settle(() => mkdirSync(path, { recursive: true }) !== undefined);
 }
 
 /** Pids listed in a `cgroup.procs` file. */

@@ -19,6 +19,8 @@ class V1RunCgroup implements RunCgroup {
     private readonly pids: string,
     private readonly cpuacct: string,
     private readonly memsw: boolean,
+    /** The memory limit in force, when known (a cgroup this manager just made has none). */
+    private memoryLimit?: number,
   ) {
     // Distinct directories only: cpuacct may share a hierarchy with another controller.
     this.procsFiles = [...new Set([memory, pids, cpuacct])].map((dir) => join(dir, 'cgroup.procs'));
@@ -31,10 +33,12 @@ class V1RunCgroup implements RunCgroup {
     else {
       // Swap off: memory+swap equals memory. The kernel wants memory ≤ memory+swap at every
       // step, so the order of the two writes depends on whether the limit goes up or down.
-      const raising = limits.memoryBytes > Number(await readText(memory));
+      this.memoryLimit ??= Number(await readText(memory));
+      const raising = limits.memoryBytes > this.memoryLimit;
       for (const file of raising ? [memsw, memory] : [memory, memsw])
         await writeControl(file, limits.memoryBytes);
     }
+    this.memoryLimit = limits.memoryBytes;
     await writeControl(join(this.pids, 'pids.max'), limits.pids);
   }
 
@@ -113,8 +117,19 @@ export class CgroupV1Manager implements CgroupManager {
     const memory = this.dir('memory', name);
     const pids = this.dir('pids', name);
     const cpuacct = this.dir('cpuacct', name);
-    await Promise.all([mkdirIfMissing(memory), mkdirIfMissing(pids), mkdirIfMissing(cpuacct)]);
-    const cgroup = new V1RunCgroup(memory, pids, cpuacct, await this.hasMemsw(memory));
+    const [fresh] = await Promise.all([
+      mkdirIfMissing(memory),
+      mkdirIfMissing(pids),
+      mkdirIfMissing(cpuacct),
+    ]);
+    // A cgroup just made has no memory limit; one left behind may have any.
+    const cgroup = new V1RunCgroup(
+      memory,
+      pids,
+      cpuacct,
+      await this.hasMemsw(memory),
+      fresh ? Infinity : undefined,
+    );
     try {
       if (limits) await cgroup.setLimits(limits);
     } catch (error) {
