@@ -2,8 +2,7 @@
  * Sandboxes set up ahead of their program, one per slot, so that a test run does not wait for
  * a cgroup, the spawn helper and bubblewrap: the uid, namespaces, mounts, fresh tmpfs work dir
  * and /tmp are all in place, and a stub inside (native/coderunner-stub.c) waits on a pipe
- * (fd 4). Each one serves
- * exactly one run and is then destroyed with its cgroup. A slot has two uids and its sandboxes
+ * (fd 4). Each one serves exactly one run and is then destroyed with its cgroup. A slot has two uids and its sandboxes
  * take them in turn: when a run takes the slot's sandbox, the next is made on the other uid
  * while the program runs (the next test of a submission finds it ready), and a uid gets a new
  * sandbox only once its last one is gone, so no uid ever has a waiting sandbox beside a program.
@@ -26,8 +25,8 @@ import { runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } f
 import type { Spawner } from './spawner.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
 
-/** The most the stub takes in its two messages (its buffer, less room for the first). */
-const MAX_PROGRAM_MESSAGE = 128 * 1024;
+/** The most the stub takes in its two messages together (BUF_SIZE in coderunner-stub.c). */
+const STUB_INPUT_BYTES = 256 * 1024;
 
 /** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
@@ -74,9 +73,10 @@ export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): 
   return inputs.every((input) => visit(input.host, input.name)) ? placement : undefined;
 }
 
-/** How a run goes into a sandbox made ahead: the files it places, the message that starts it. */
+/** How a run goes into a sandbox made ahead: its files, and the stub's two messages. */
 export interface WarmPlan {
   placement: Placement;
+  create: Buffer;
   program: Buffer;
 }
 
@@ -95,15 +95,22 @@ export function createMessage(placement: Placement): Buffer {
 
 /**
  * The stub's second message: stack limit, environment, argv; undefined when it cannot be sent
- * (a NUL inside, or too long), and the run goes the cold way.
+ * (a NUL inside), and the run goes the cold way.
  */
 export function programMessage(request: ExecuteRequest): Buffer | undefined {
   const env = Object.entries(request.env).map(([name, value]) => `e${name}=${value}`);
   const argv = argvOf(request.command).map((arg) => `a${arg}`);
   const fields = [`s${request.stackKb}`, ...env, ...argv];
-  if (fields.some((field) => field.includes('\0'))) return undefined;
-  const message = stubMessage(fields);
-  return message.length <= MAX_PROGRAM_MESSAGE ? message : undefined;
+  return fields.some((field) => field.includes('\0')) ? undefined : stubMessage(fields);
+}
+
+/** The stub's messages for a run, or undefined when it could not take them (the run goes cold). */
+export function stubPlan(placement: Placement, request: ExecuteRequest): WarmPlan | undefined {
+  const program = programMessage(request);
+  if (!program) return undefined;
+  const create = createMessage(placement);
+  // More than the stub can take would end it after its answer, as if the program had failed.
+  return create.length + program.length <= STUB_INPUT_BYTES ? { placement, create, program } : undefined;
 }
 
 /** Which of its slot's two uids a sandbox runs as. */
@@ -167,13 +174,13 @@ class WarmSandbox {
     return this;
   }
 
-  async run(request: ExecuteRequest, { placement, program }: WarmPlan): Promise<LaunchOutcome> {
+  async run(request: ExecuteRequest, { placement, create, program }: WarmPlan): Promise<LaunchOutcome> {
     if (this.dead || this.spawned.child.failure)
       throw new WarmUnavailable('the sandbox ended before its program');
     const pid = await this.spawned.childPid;
     if (pid === undefined) throw new WarmUnavailable('the sandbox did not start');
     await this.cgroup.setLimits({ memoryBytes: request.memoryBytes, pids: request.pids });
-    this.control(createMessage(placement));
+    this.control(create);
     await this.answer();
     const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
     // The stub answered from inside, so this is the sandbox's own tmpfs, not a host path.
@@ -254,8 +261,7 @@ export class WarmPool {
     if (!request.roBinds.every((path) => spec.roBinds.includes(path))) return undefined;
     // The files take room in the work dir: leave the program at least half of it.
     const placement = placementOf(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
-    const program = programMessage(request);
-    return placement && program ? { placement, program } : undefined;
+    return placement && stubPlan(placement, request);
   }
 
   /** Starts making the slot's next sandbox, unless it has one. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { STUB_PATH } from '../src/system-view.js';
-import { createMessage, programMessage } from '../src/warm.js';
+import { createMessage, programMessage, stubPlan } from '../src/warm.js';
 import type { ExecuteRequest } from '../src/executor.js';
 
 const dirs: string[] = [];
@@ -139,10 +139,27 @@ describe('the stub of sandboxes made ahead', () => {
     }
   });
 
-  it('refuses, for the cold way, a program message with a NUL or too long to send', () => {
+  it('refuses, for the cold way, a program message with a NUL or more than the stub can take', async () => {
+    const none = { dirs: [], files: [] };
     expect(programMessage(request(['a\0b'], {}))).toBeUndefined();
-    expect(programMessage(request(['true'], { BIG: 'x'.repeat(200 * 1024) }))).toBeUndefined();
     expect(programMessage(request(['true'], { SMALL: 'x' }))?.toString()).toBe('s8192\0eSMALL=x\0atrue\0\0');
+    // Sized so that the two messages fill the stub's buffer exactly, then one byte more (in
+    // several variables: the kernel takes none over 128 KiB).
+    const env = (last: number): Record<string, string> => ({
+      A: 'x'.repeat(60_000),
+      B: 'x'.repeat(60_000),
+      C: 'x'.repeat(60_000),
+      D: 'x'.repeat(last),
+    });
+    const argv = ['/usr/bin/printf', 'ok'];
+    const fixed = createMessage(none).length + programMessage(request(argv, env(0)))!.length;
+    const plan = stubPlan(none, request(argv, env(256 * 1024 - fixed)));
+    expect(plan && plan.create.length + plan.program.length).toBe(256 * 1024);
+    expect(stubPlan(none, request(argv, env(256 * 1024 - fixed + 1)))).toBeUndefined();
+    const run = await runStub([plan!.create, plan!.program]);
+    expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 0, stdout: 'Cok' });
+    const over = await runStub([plan!.create, Buffer.concat([Buffer.from('eX=1\0'), plan!.program])]);
+    expect(over.code).toBe(125);
     expect(existsSync(STUB_PATH)).toBe(true);
   });
 });
