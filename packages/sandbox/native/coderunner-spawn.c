@@ -28,6 +28,7 @@
  * its standard input closes or its parent dies.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -46,6 +47,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 
 #define JOIN_FAILED_EXIT 125
 #define MAX_FRAME (16 * 1024 * 1024)
@@ -176,6 +184,23 @@ struct request {
   char **envp;
 };
 
+/*
+ * Marks every descriptor from `first` on close-on-exec, so that the program gets only the ones
+ * it was given: whatever this helper inherited from the worker's own parent (a supervisor's
+ * pipe, say) must not reach a sandbox. `errfd` stays usable until the exec.
+ */
+static void cloexec_from(int first) {
+  if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  /* Kernels before 5.11: walk the open descriptors instead. */
+  DIR *dir = opendir("/proc/self/fd");
+  if (!dir) _exit(127);
+  for (struct dirent *entry; (entry = readdir(dir)) != NULL;) {
+    int fd = atoi(entry->d_name);
+    if (fd >= first && fd != dirfd(dir)) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  closedir(dir);
+}
+
 /* Runs in the child: never returns. `ends[i]` becomes fd i; `errfd` reports an exec failure. */
 static void child_main(const struct request *req, const int *ends, int errfd) {
   sigset_t all;
@@ -189,6 +214,7 @@ static void child_main(const struct request *req, const int *ends, int errfd) {
   }
   for (int i = 0; i < req->nfds; i++)
     if (dup2(moved[i], i) < 0) _exit(127);
+  cloexec_from(req->nfds);
 
   char pid[24];
   int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JOIN_FAILED_EXIT, Spawner, type HostProcess, type SpawnRequest } from '../src/spawner.js';
+import {
+  JOIN_FAILED_EXIT,
+  SPAWN_HELPER_PATH,
+  Spawner,
+  type HostProcess,
+  type SpawnRequest,
+} from '../src/spawner.js';
 
 /** Listens on the loopback and connects to itself: prints `connected`, or why not. */
 const LOOPBACK_TALK = [
@@ -80,6 +86,31 @@ describe('the spawn helper', () => {
 
   it('keeps nothing of its own environment for the command', async () => {
     expect((await run({ argv: ['/usr/bin/env'] })).stdout).toBe('');
+  });
+
+  it('gives the command only the descriptors it asked for, whatever the helper inherited', async () => {
+    // A helper whose parent left descriptors 7 and 8 open and inheritable.
+    const wrapper = join(dir, 'leaky-parent.sh');
+    writeFileSync(wrapper, `#!/bin/sh\nexec 7</dev/null 8>/dev/null\nexec ${SPAWN_HELPER_PATH}\n`, {
+      mode: 0o755,
+    });
+    const own = await Spawner.start(wrapper);
+    try {
+      const listFds = "import os; print(sorted(int(f) for f in os.listdir('/proc/self/fd')))";
+      const child = own.spawn({
+        argv: ['/usr/bin/python3', '-S', '-c', listFds],
+        env: {},
+        cwd: '/',
+        stackKb: 8192,
+      });
+      expect(await child.ready).toBe(true);
+      const out = text(child.stdout);
+      child.stdin?.end();
+      // 0–2 its streams, 3 the listing's own directory.
+      expect(await out).toBe('[0, 1, 2, 3]\n');
+    } finally {
+      await own.close();
+    }
   });
 
   it('writes the command’s own pid into every procs file before it execs', async () => {
