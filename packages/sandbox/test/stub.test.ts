@@ -52,6 +52,11 @@ function request(
   return { command, env, stackKb } as unknown as ExecuteRequest;
 }
 
+/** The stub with no files to make, then the program of `request`. */
+function runProgram(...args: Parameters<typeof request>): Promise<StubRun> {
+  return runStub([createMessage({ dirs: [], files: [] }), programMessage(request(...args))!]);
+}
+
 describe('the stub of sandboxes made ahead', () => {
   it('makes the dirs and empty files, answers C, then execs with exactly the given env and argv', async () => {
     const create = createMessage({
@@ -81,33 +86,20 @@ describe('the stub of sandboxes made ahead', () => {
   });
 
   it('sets the stack limit, soft and hard, or leaves it unlimited', async () => {
-    const limits =
-      'read -r a b c d e f g h rest < /proc/self/limits; grep "Max stack size" /proc/self/limits';
-    const kib = await runStub([
-      createMessage({ dirs: [], files: [] }),
-      programMessage(request(['/bin/sh', '-c', limits], {}, 4096))!,
-    ]);
+    const limits = ['/bin/grep', 'Max stack size', '/proc/self/limits'];
+    const kib = await runProgram(limits, {}, 4096);
     expect(kib.stdout).toMatch(/^CMax stack size\s+4194304\s+4194304\s+bytes/);
-    const unlimited = await runStub([
-      createMessage({ dirs: [], files: [] }),
-      programMessage(request(['/bin/sh', '-c', limits], {}, 'unlimited'))!,
-    ]);
+    const unlimited = await runProgram(limits, {}, 'unlimited');
     expect(unlimited.stdout).toMatch(/^CMax stack size\s+unlimited\s+unlimited\s+bytes/);
   });
 
   it('looks a bare name up in the PATH it was given, like execvp', async () => {
-    const found = await runStub([
-      createMessage({ dirs: [], files: [] }),
-      programMessage(request(['printf', 'found'], { PATH: '/nonexistent:/usr/bin' }))!,
-    ]);
+    const found = await runProgram(['printf', 'found'], { PATH: '/nonexistent:/usr/bin' });
     expect(found.stdout).toBe('Cfound');
   });
 
   it('names a program it cannot execute, with status 127', async () => {
-    const missing = await runStub([
-      createMessage({ dirs: [], files: [] }),
-      programMessage(request(['no-such-program'], { PATH: '/usr/bin' }))!,
-    ]);
+    const missing = await runProgram(['no-such-program'], { PATH: '/usr/bin' });
     expect(missing.code).toBe(127);
     expect(missing.stderr).toBe('coderunner: cannot execute no-such-program: No such file or directory\n');
     // The empty file it made itself has no execute bit.
