@@ -10,11 +10,14 @@
  *
  * Protocol. Requests on standard input, each `u32 length (little endian)` then NUL-terminated
  * fields:
- *   S id cwd uid stack net nfds nprocs procs... argc argv... envc env...   start a process
+ *   S id cwd uid stack net enter nfds nprocs procs... argc argv... envc env...   start a process
  *       uid: "" keeps this helper's ids; stack: KiB or "unlimited"; net: "" keeps this helper's
  *       network namespace, a name enters the empty one of that name (made on first use, kept
- *       while the helper lives, its loopback left down); nfds: 3 (standard streams), 4 (+ a pipe
- *       the child writes on fd 3) or 5 (+ a pipe the child reads on fd 4).
+ *       while the helper lives, its loopback left down); enter: "" execs on the host, or
+ *       `pid:workBytes:tmpBytes` to start the program in a fresh sandbox made from the
+ *       namespaces of a running one (see enter_sandbox; uid is then the uid inside it); nfds: 3
+ *       (standard streams), 4 (+ a pipe the child writes on fd 3) or 5 (+ a pipe the child
+ *       reads on fd 4).
  *   K id signal                                                      signal it, unless reaped
  *   D id                                                             the worker holds the pipes
  * Replies on standard output, one line each:
@@ -32,7 +35,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/nsfs.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +48,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -158,12 +168,13 @@ static void fail_child(const char *what, const char *detail) {
   _exit(JOIN_FAILED_EXIT);
 }
 
-static void drop_privileges(uid_t uid) {
+/* `groups`: whether to clear the supplementary groups here (a sandbox's namespace refuses it). */
+static void drop_privileges(uid_t uid, int groups) {
   for (int cap = 0; cap <= last_cap; cap++)
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail_child("drop privileges", "");
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     fail_child("drop privileges", "");
-  if (setgroups(0, NULL) != 0 || setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
+  if ((groups && setgroups(0, NULL) != 0) || setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
     fail_child("drop privileges", "");
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
@@ -175,7 +186,7 @@ static void drop_privileges(uid_t uid) {
 }
 
 struct request {
-  const char *id, *cwd, *uid, *stack, *net;
+  const char *id, *cwd, *uid, *stack, *net, *enter;
   int netfd, neterr; /* the namespace to enter, or why it cannot be */
   int nfds;
   char **procs;
@@ -199,6 +210,154 @@ static void cloexec_from(int first) {
     if (fd >= first && fd != dirfd(dir)) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   closedir(dir);
+}
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "the keyring filter knows x86_64 and aarch64"
+#endif
+/* x32 system calls are the x86_64 numbers with this bit set. */
+#define X32_SYSCALL_BIT 0x40000000U
+
+/*
+ * A run that enters a long-lived sandbox's user namespace shares that namespace's keyrings with
+ * the runs before and after it (a user keyring belongs to a uid in a user namespace): the
+ * keyring calls fail with EPERM, as in Docker's default profile. A system call of another
+ * architecture (32-bit x86 on x86_64) ends the process: the filter could not tell them apart.
+ */
+static void deny_keyrings(void) {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_add_key, 3, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_request_key, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_keyctl, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+  };
+  struct sock_fprog program = {(unsigned short)(sizeof filter / sizeof filter[0]), filter};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) fail_child("filter the keyring calls", "");
+}
+
+static void mount_tmpfs(const char *path, unsigned long long bytes, const char *mode, uid_t uid) {
+  char options[128];
+  snprintf(options, sizeof options, "size=%llu,mode=%s,uid=%u,gid=%u", bytes, mode, (unsigned)uid, (unsigned)uid);
+  if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) fail_child("mount a tmpfs on ", path);
+}
+
+/* Closes every descriptor (on kernels before 5.9, one by one). */
+static void close_all(void) {
+  if (syscall(SYS_close_range, 0U, ~0U, 0U) == 0) return;
+  for (int fd = (int)sysconf(_SC_OPEN_MAX) - 1; fd >= 0; fd--) close(fd);
+}
+
+/*
+ * The sandbox's first process went: so does this one, with its status as bubblewrap gives it
+ * (128 + N for a signal N). It never execs, so it closes every descriptor itself: it holds the
+ * helper's copies of every run's pipes, and a run whose input pipe stays open somewhere never
+ * sees the end of its input.
+ */
+static void wait_for_sandbox(pid_t pid) {
+  char status[64];
+  int n = snprintf(status, sizeof status, "{ \"child-pid\": %d }\n", (int)pid);
+  (void)!write(3, status, (size_t)n);
+  close_all();
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) _exit(JOIN_FAILED_EXIT);
+  _exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+/*
+ * The first process of a run's pid namespace, as bubblewrap's: the program is not pid 1 (which
+ * the kernel spares the signals it has no handler for, so that abort() or a SIGSTOP to itself
+ * would not work as they do elsewhere); it reaps what is orphaned and ends with the program's
+ * status (128 + N for a signal N), taking everything left in the namespace with it.
+ */
+static void be_init(pid_t program) {
+  close_all();
+  for (;;) {
+    int st;
+    pid_t pid = wait(&st);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) _exit(JOIN_FAILED_EXIT);
+    if (pid == program) _exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+  }
+}
+
+/*
+ * Starts the program in a sandbox made from a running one (`holder`, started by bubblewrap as
+ * the slot's uid): its network, user, mount and uts namespaces are entered, then a new mount, pid, ipc
+ * and cgroup namespace are made, and the first process of the new pid namespace mounts a fresh
+ * /proc and fresh tmpfs work dir, /tmp and /dev/shm over the holder's, starts a session, drops
+ * every capability, becomes `uid` (inside) and forks the program (see be_init). The namespaces bubblewrap makes are the expensive part
+ * of a start; nothing the program can write outlives its run (the tmpfs mounts and the ipc
+ * namespace are its own; the keyrings are closed to it, see deny_keyrings). Like bubblewrap, it
+ * tells the first process's host pid on fd 3 and its caller waits for it.
+ */
+static void enter_sandbox(const struct request *req, int errfd) {
+  int holder;
+  unsigned long long work_bytes, tmp_bytes;
+  char tail;
+  if (sscanf(req->enter, "%d:%llu:%llu%c", &holder, &work_bytes, &tmp_bytes, &tail) != 3 || holder <= 0) {
+    errno = EINVAL;
+    fail_child("enter the sandbox ", req->enter);
+  }
+  /*
+   * bubblewrap's --disable-userns puts the holder in a user namespace nested in the one that owns
+   * its mount and uts namespaces: those are entered from the owner, then the holder's own. The
+   * network namespace goes first, while this process is still root on the host.
+   */
+  static const char *const names[] = {"net", "mnt", "mnt", "uts", "user"};
+  static const int types[] = {CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER};
+  enum { NAMESPACES = 5 };
+  int fds[NAMESPACES];
+  for (int i = 0; i < NAMESPACES; i++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", holder, names[i]);
+    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) fail_child("open ", path);
+  }
+  /* fds[1]: the owner of the mount namespace. */
+  int owner = ioctl(fds[1], NS_GET_USERNS);
+  if (owner < 0) fail_child("find the owner of the sandbox's mount namespace", "");
+  close(fds[1]);
+  fds[1] = owner;
+  if (setgroups(0, NULL) != 0) fail_child("drop privileges", "");
+  for (int i = 0; i < NAMESPACES; i++)
+    if (setns(fds[i], types[i]) != 0) fail_child("enter the sandbox's namespace: ", names[i]);
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0)
+    fail_child("make the run's namespaces", "");
+  pid_t pid = fork();
+  if (pid < 0) fail_child("fork the sandbox's first process", "");
+  if (pid > 0) wait_for_sandbox(pid);
+
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail_child("set the parent-death signal", "");
+  uid_t uid = (uid_t)strtoul(req->uid, NULL, 10);
+  /* Mounts made here must not reach the holder's namespace. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail_child("make the mounts private", "");
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail_child("mount /proc", "");
+  mount_tmpfs("/tmp", tmp_bytes, "1777", uid);
+  mount_tmpfs("/dev/shm", tmp_bytes, "1777", uid);
+  mount_tmpfs(req->cwd, work_bytes, "0755", uid);
+  /* A session of its own, as bubblewrap's --new-session: no terminal, no process group shared. */
+  if (setsid() < 0) fail_child("start a session", "");
+  drop_privileges(uid, 0);
+  pid_t program = fork();
+  if (program < 0) fail_child("fork the program", "");
+  if (program > 0) be_init(program);
+  deny_keyrings();
+  if (chdir(req->cwd) != 0) fail_child("enter ", req->cwd);
+  execve(req->argv[0], req->argv, req->envp);
+  int error = errno;
+  (void)!write(errfd, &error, sizeof error);
+  _exit(127);
 }
 
 /* Runs in the child: never returns. `ends[i]` becomes fd i; `errfd` reports an exec failure. */
@@ -232,7 +391,8 @@ static void child_main(const struct request *req, const int *ends, int errfd) {
   struct rlimit stack = {RLIM_INFINITY, RLIM_INFINITY};
   if (strcmp(req->stack, "unlimited") != 0) stack.rlim_cur = stack.rlim_max = strtoull(req->stack, NULL, 10) * 1024;
   setrlimit(RLIMIT_STACK, &stack);
-  if (req->uid[0] != '\0') drop_privileges((uid_t)strtoul(req->uid, NULL, 10));
+  if (req->enter[0] != '\0') enter_sandbox(req, errfd);
+  if (req->uid[0] != '\0') drop_privileges((uid_t)strtoul(req->uid, NULL, 10), 1);
   if (chdir(req->cwd) != 0) fail_child("enter ", req->cwd);
 
   execve(req->argv[0], req->argv, req->envp);
@@ -337,14 +497,16 @@ static void handle(char *frame, size_t len) {
     }
     return;
   }
-  if (strcmp(op, "S") != 0 || n < 8 || strlen(id) >= sizeof children->id) die("malformed request");
-  struct request req = {.id = id, .cwd = f[2], .uid = f[3], .stack = f[4], .net = f[5], .netfd = -1};
-  req.nfds = (int)number(f[6]);
-  long nprocs = number(f[7]);
-  if (req.nfds < 3 || req.nfds > MAX_FDS || nprocs < 0 || 8 + nprocs >= n) die("malformed request");
-  req.procs = &f[8];
+  if (strcmp(op, "S") != 0 || n < 9 || strlen(id) >= sizeof children->id) die("malformed request");
+  struct request req = {.id = id, .cwd = f[2], .uid = f[3], .stack = f[4], .net = f[5], .enter = f[6], .netfd = -1};
+  req.nfds = (int)number(f[7]);
+  long nprocs = number(f[8]);
+  /* A sandbox entered tells its first process's pid on fd 3. */
+  int min_fds = req.enter[0] != '\0' ? 4 : 3;
+  if (req.nfds < min_fds || req.nfds > MAX_FDS || nprocs < 0 || 9 + nprocs >= n) die("malformed request");
+  req.procs = &f[9];
   req.nprocs = (int)nprocs;
-  int at = 8 + req.nprocs;
+  int at = 9 + req.nprocs;
   if (req.net[0] != '\0') {
     req.netfd = netns_fd(req.net);
     req.neterr = errno;

@@ -335,7 +335,7 @@ async function assemble(
         bwrapIsolation,
         cgroups,
         spawner,
-        (slot) => runName(slot, 'w'),
+        runName,
       );
     }
   } else {

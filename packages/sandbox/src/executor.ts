@@ -28,9 +28,9 @@ let runCounter = 0;
 
 /**
  * A fresh cgroup name for a slot: `s<slot>-<pid>-<n>` for a run, `w<slot>-<pid>-<n>` for a
- * sandbox made ahead (the start-up sweep relies on the pattern).
+ * sandbox made ahead, `b…` for a base sandbox (the start-up sweep relies on the pattern).
  */
-export function runName(slot: number, kind: 's' | 'w' = 's'): string {
+export function runName(slot: number, kind: 's' | 'w' | 'b' = 's'): string {
   return `${kind}${slot}-${process.pid}-${++runCounter}`;
 }
 

@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { RunCgroup } from './cgroup/types.js';
 import { OutputBuffer } from './output-buffer.js';
-import type { HostProcess, Spawner } from './spawner.js';
+import type { EnterSandbox, HostProcess, Spawner } from './spawner.js';
 
 /** Why the launcher killed a run, if it did. */
 export type KillReason = 'wall' | 'cpu' | 'output' | 'cancelled';
@@ -25,6 +25,8 @@ export interface LaunchRequest {
   netns?: string;
   /** Stack limit of the command (KiB). */
   stackKb: number | 'unlimited';
+  /** Start it in a sandbox made from a running one's namespaces (see `SpawnRequest`). */
+  enter?: EnterSandbox;
   stdin: string | Buffer;
   /** The cgroup the command joins before it execs. */
   cgroup?: RunCgroup;
@@ -46,7 +48,7 @@ export interface LaunchRequest {
 /** What `supervise` needs: the run's input and limits, not how it was started. */
 export type SuperviseRequest = Omit<
   LaunchRequest,
-  'argv' | 'env' | 'cwd' | 'uid' | 'netns' | 'stackKb' | 'statusFd'
+  'argv' | 'env' | 'cwd' | 'uid' | 'netns' | 'stackKb' | 'statusFd' | 'enter'
 >;
 
 /** A run's input and limits, picked from a larger request (its cgroup excepted). */
@@ -126,7 +128,10 @@ export interface Spawned {
  */
 export function spawnHost(
   spawner: Spawner,
-  request: Pick<LaunchRequest, 'argv' | 'env' | 'cwd' | 'uid' | 'netns' | 'stackKb' | 'statusFd' | 'cgroup'>,
+  request: Pick<
+    LaunchRequest,
+    'argv' | 'env' | 'cwd' | 'uid' | 'netns' | 'stackKb' | 'statusFd' | 'cgroup' | 'enter'
+  >,
   controlFd = false,
 ): Spawned {
   const child = spawner.spawn({

@@ -38,12 +38,26 @@ export interface SpawnRequest {
    * rather than stay in the worker's.
    */
   netns?: string;
+  /**
+   * Start the program in a fresh sandbox made from the namespaces of a running one (see
+   * `enter_sandbox` in the helper): `uid` is then the uid inside, `cwd` the work dir mounted
+   * there, and fd 3 (implied) tells the host pid of its first process, as bubblewrap's status.
+   */
+  enter?: EnterSandbox;
   /** The stack limit it execs with (KiB); core dumps are always off. */
   stackKb: number | 'unlimited';
   /** A pipe the process writes on fd 3 (bubblewrap's status). */
   statusFd?: boolean;
   /** A pipe the process reads on fd 4 (implies `statusFd`). */
   controlFd?: boolean;
+}
+
+/** A running sandbox whose namespaces a new one is made from, and the new one's tmpfs sizes. */
+export interface EnterSandbox {
+  /** Host pid of a process inside the running sandbox. */
+  pid: number;
+  workDirBytes: number;
+  tmpBytes: number;
 }
 
 type Stream = Socket | null;
@@ -215,7 +229,8 @@ export class Spawner {
       this.attach(launchHelper(this.path));
     }
     this.live.set(id, child);
-    const fds = request.controlFd ? 5 : request.statusFd ? 4 : 3;
+    const fds = request.controlFd ? 5 : request.statusFd || request.enter ? 4 : 3;
+    const { enter } = request;
     const env = Object.entries(request.env).map(([name, value]) => `${name}=${value}`);
     const procs = request.procsFiles ?? [];
     this.send([
@@ -225,6 +240,7 @@ export class Spawner {
       request.uid === undefined ? '' : String(request.uid),
       String(request.stackKb),
       request.netns ?? '',
+      enter ? `${enter.pid}:${enter.workDirBytes}:${enter.tmpBytes}` : '',
       String(fds),
       String(procs.length),
       ...procs,

@@ -20,8 +20,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { ExecuteRequest } from './executor.js';
+import { BaseSandboxes } from './base-sandbox.js';
 import type { BwrapIsolation, WorkFile } from './isolation.js';
-import { argvOf, SANDBOX_WORK_DIR } from './isolation.js';
+import { argvOf, SANDBOX_UID, SANDBOX_WORK_DIR } from './isolation.js';
 import { runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
 import type { Spawner } from './spawner.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
@@ -241,14 +242,21 @@ export class WarmPool {
   /** Sandboxes of each slot that died while waiting, in a row (for backing off). */
   private readonly deaths = new Map<number, number>();
   private closed = false;
+  /** Each lane's long-lived sandbox, whose namespaces its sandboxes are made from. */
+  private readonly bases: BaseSandboxes;
 
   constructor(
     private readonly spec: WarmSpec,
-    private readonly isolation: BwrapIsolation,
+    isolation: BwrapIsolation,
     private readonly cgroups: CgroupManager,
     private readonly spawner: Spawner,
-    private readonly runName: (slot: number) => string,
-  ) {}
+    /** A fresh cgroup name for a slot's sandbox made ahead (`w`) or base sandbox (`b`). */
+    private readonly runName: (slot: number, kind: 'w' | 'b') => string,
+  ) {
+    this.bases = new BaseSandboxes({ roBinds: spec.roBinds }, isolation, spawner, cgroups, (slot) =>
+      runName(slot, 'b'),
+    );
+  }
 
   /** How a run goes into a sandbox made ahead, or undefined when it does not fit one. */
   planFor(request: ExecuteRequest): WarmPlan | undefined {
@@ -322,19 +330,24 @@ export class WarmPool {
     lane: Lane,
     onDeath: (sandbox: WarmSandbox) => void,
   ): Promise<WarmSandbox> {
-    const cgroup = await this.cgroups.create(this.runName(slot));
+    const cgroup = await this.cgroups.create(this.runName(slot, 'w'));
     try {
-      const prepared = await this.isolation.prepare({
-        slot,
-        lane,
-        command: [SANDBOX_STUB_PATH],
-        env: {},
-        files: [],
-        roBinds: this.spec.roBinds,
-        workDirBytes: this.spec.workDirBytes,
-        tmpBytes: this.spec.tmpBytes,
-      });
-      const spawned = spawnHost(this.spawner, { ...prepared, stackKb: 'unlimited', cgroup }, true);
+      const { workDirBytes, tmpBytes } = this.spec;
+      const base = await this.bases.pid(slot, lane);
+      const spawned = spawnHost(
+        this.spawner,
+        {
+          argv: [SANDBOX_STUB_PATH],
+          env: {},
+          cwd: SANDBOX_WORK_DIR,
+          uid: SANDBOX_UID,
+          enter: { pid: base, workDirBytes, tmpBytes },
+          stackKb: 'unlimited',
+          statusFd: true,
+          cgroup,
+        },
+        true,
+      );
       const sandbox: WarmSandbox = new WarmSandbox(slot, lane, cgroup, spawned, () => onDeath(sandbox));
       return sandbox;
     } catch (error) {
@@ -352,6 +365,7 @@ export class WarmPool {
     const pending = [...this.ready.values()];
     this.ready.clear();
     for (const sandbox of await Promise.all(pending)) await sandbox?.destroy();
+    await this.bases.close();
   }
 }
 

@@ -61,14 +61,17 @@ export function fixture(path: string): string {
   return readFileSync(new URL(`./fixtures/${path}`, import.meta.url), 'utf8');
 }
 
-/** Whether a process is part of a sandbox made ahead (its cgroup is a `w…` one): no program ran there. */
+/**
+ * Whether a process is part of a sandbox made ahead or of a base sandbox (its cgroup is a `w…`
+ * or `b…` one): no program ran there.
+ */
 function inWarmSandbox(pid: string): boolean {
-  return /\/coderunner\/w\d+-/.test(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+  return /\/coderunner\/[wb]\d+-/.test(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
 }
 
 /**
  * Host pids of live processes whose real uid is in [from, to), the waiting sandboxes made ahead
- * excepted unless `waiting`. Zombies are left out: they run nothing and hold nothing, and bubblewrap's exited
+ * and the base sandboxes excepted unless `waiting`. Zombies are left out: they run nothing and hold nothing, and bubblewrap's exited
  * init is reaped by the host's pid 1 a moment after the run (in a container, by its init).
  */
 export function processesOfUids(from: number, to: number, { waiting = false } = {}): number[] {
