@@ -5,7 +5,7 @@
 #     with the privileged override (this also reads the seccomp profile it names);
 #   - deploy/compose*.yaml validated against the Compose Specification JSON Schema;
 #   - deploy/nats/*.conf parsed by nats-server (`-t`), with the passwords they expect;
-#   - deploy/seccomp/coderunner.json is JSON and allows what bubblewrap needs;
+#   - deploy/seccomp/coderunner.json is JSON and allows what bubblewrap and the spawn helper need;
 #   - docker/entrypoint.sh parses as a POSIX shell script.
 # Idempotent. As root on Debian it installs what is missing (docker-compose, nats-server, the npm
 # dev dependencies); otherwise it says what to install. Exits 1 if any check fails.
@@ -66,7 +66,7 @@ seccomp_profile() {
         .filter((rule) => rule.action === "SCMP_ACT_ALLOW" && !rule.args && !rule.includes)
         .flatMap((rule) => rule.names),
     );
-    const needed = ["clone", "unshare", "mount", "umount2", "pivot_root", "sethostname"];
+    const needed = ["clone", "unshare", "setns", "mount", "umount2", "pivot_root", "sethostname"];
     const missing = needed.filter((name) => !allowed.has(name));
     const refused = ["keyctl", "add_key", "request_key", "kexec_load", "open_by_handle_at"].filter((name) =>
       allowed.has(name),

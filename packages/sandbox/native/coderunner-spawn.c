@@ -14,7 +14,7 @@
  *       uid: "" keeps this helper's ids; stack: KiB or "unlimited"; net: "" keeps this helper's
  *       network namespace, a name enters the empty one of that name (made on first use, kept
  *       while the helper lives, its loopback left down); enter: "" execs on the host, or
- *       `pid:workBytes:tmpBytes` to start the program in a fresh sandbox made from the
+ *       `pid:hostUid:workBytes:tmpBytes` to start the program in a fresh sandbox made from the
  *       namespaces of a running one (see enter_sandbox; uid is then the uid inside it); nfds: 3
  *       (standard streams), 4 (+ a pipe the child writes on fd 3) or 5 (+ a pipe the child
  *       reads on fd 4).
@@ -291,6 +291,11 @@ static void be_init(pid_t program) {
   }
 }
 
+static void enter_namespace(int fd, int type, const char *name) {
+  if (setns(fd, type) != 0) fail_child("enter the sandbox's namespace: ", name);
+  close(fd);
+}
+
 /*
  * Starts the program in a sandbox made from a running one (`holder`, started by bubblewrap as
  * the slot's uid): its network, user, mount and uts namespaces are entered, then a new mount, pid, ipc
@@ -303,20 +308,24 @@ static void be_init(pid_t program) {
  */
 static void enter_sandbox(const struct request *req, int errfd) {
   int holder;
+  unsigned host_uid;
   unsigned long long work_bytes, tmp_bytes;
   char tail;
-  if (sscanf(req->enter, "%d:%llu:%llu%c", &holder, &work_bytes, &tmp_bytes, &tail) != 3 || holder <= 0) {
+  if (sscanf(req->enter, "%d:%u:%llu:%llu%c", &holder, &host_uid, &work_bytes, &tmp_bytes, &tail) != 4 ||
+      holder <= 0 || host_uid == 0) {
     errno = EINVAL;
     fail_child("enter the sandbox ", req->enter);
   }
   /*
    * bubblewrap's --disable-userns puts the holder in a user namespace nested in the one that owns
-   * its mount and uts namespaces: those are entered from the owner, then the holder's own. The
-   * network namespace goes first, while this process is still root on the host.
+   * its mount and uts namespaces: those are entered from the owner, then the holder's own. Root
+   * is dropped first, for the slot's uid, which owns that namespace and so may enter it without
+   * any capability on the host (a worker in a container has none to spare). The network
+   * namespace goes first if root may enter it (the slot's, made by this helper), else once inside
+   * (one bubblewrap made).
    */
-  static const char *const names[] = {"net", "mnt", "mnt", "uts", "user"};
-  static const int types[] = {CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER};
-  enum { NAMESPACES = 5 };
+  enum { NET, OWNER, MNT, UTS, USER, NAMESPACES };
+  static const char *const names[NAMESPACES] = {"net", "mnt", "mnt", "uts", "user"};
   int fds[NAMESPACES];
   for (int i = 0; i < NAMESPACES; i++) {
     char path[64];
@@ -324,14 +333,19 @@ static void enter_sandbox(const struct request *req, int errfd) {
     fds[i] = open(path, O_RDONLY | O_CLOEXEC);
     if (fds[i] < 0) fail_child("open ", path);
   }
-  /* fds[1]: the owner of the mount namespace. */
-  int owner = ioctl(fds[1], NS_GET_USERNS);
+  int owner = ioctl(fds[OWNER], NS_GET_USERNS);
   if (owner < 0) fail_child("find the owner of the sandbox's mount namespace", "");
-  close(fds[1]);
-  fds[1] = owner;
-  if (setgroups(0, NULL) != 0) fail_child("drop privileges", "");
-  for (int i = 0; i < NAMESPACES; i++)
-    if (setns(fds[i], types[i]) != 0) fail_child("enter the sandbox's namespace: ", names[i]);
+  close(fds[OWNER]);
+  fds[OWNER] = owner;
+  int net_entered = setns(fds[NET], CLONE_NEWNET) == 0;
+  if (setgroups(0, NULL) != 0 || setresgid(host_uid, host_uid, host_uid) != 0 ||
+      setresuid(host_uid, host_uid, host_uid) != 0)
+    fail_child("drop privileges", "");
+  enter_namespace(fds[OWNER], CLONE_NEWUSER, "user");
+  if (!net_entered) enter_namespace(fds[NET], CLONE_NEWNET, "net");
+  enter_namespace(fds[MNT], CLONE_NEWNS, "mnt");
+  enter_namespace(fds[UTS], CLONE_NEWUTS, "uts");
+  enter_namespace(fds[USER], CLONE_NEWUSER, "user");
   if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0)
     fail_child("make the run's namespaces", "");
   pid_t pid = fork();

@@ -146,6 +146,11 @@ export class BwrapIsolation implements Isolation {
 
   constructor(private readonly options: BwrapOptions) {}
 
+  /** The host uid of a slot's lane (`slotUid`). */
+  uidOf(slot: number, lane: 0 | 1): number {
+    return slotUid(this.options, slot, lane);
+  }
+
   prepare(command: IsolatedCommand): Promise<PreparedCommand> {
     // bubblewrap's own pid 1 keeps the environment it was started with, readable inside at
     // /proc/1/environ: start it with an empty one.

@@ -247,7 +247,7 @@ export class WarmPool {
 
   constructor(
     private readonly spec: WarmSpec,
-    isolation: BwrapIsolation,
+    private readonly isolation: BwrapIsolation,
     private readonly cgroups: CgroupManager,
     private readonly spawner: Spawner,
     /** A fresh cgroup name for a slot's sandbox made ahead (`w`) or base sandbox (`b`). */
@@ -341,7 +341,7 @@ export class WarmPool {
           env: {},
           cwd: SANDBOX_WORK_DIR,
           uid: SANDBOX_UID,
-          enter: { pid: base, workDirBytes, tmpBytes },
+          enter: { pid: base, hostUid: this.isolation.uidOf(slot, lane), workDirBytes, tmpBytes },
           stackKb: 'unlimited',
           statusFd: true,
           cgroup,
