@@ -230,21 +230,21 @@ async function measureMode(warm) {
   const helpers = childrenNamed(pid, 'coderunner-spawn');
   const helpersCpu = () => helpers.reduce((sum, helper) => sum + processCpuMs(helper), 0);
   const [cpuBefore, helperBefore, machineBefore] = [processCpuMs(pid), helpersCpu(), machineBusyMs()];
-  out.throughput1Worker = { c: await throughput(hello('c', C_HELLO), n(500)) };
-  const jobs = n(500) + 1;
+  out.throughput1Worker = { c: await throughput(hello('c', C_HELLO), n(1500)) };
+  const jobs = n(1500) + 1;
   const perJob = (ms) => Math.round((ms / jobs) * 100) / 100;
   out.workerCpuPerJobMs = perJob(processCpuMs(pid) - cpuBefore);
   out.spawnHelperCpuPerJobMs = perJob(helpersCpu() - helperBefore);
   out.machineCpuPerJobMs = perJob(machineBusyMs() - machineBefore);
-  out.throughput1Worker.python = await throughput(hello('python', PY_HELLO), n(300));
+  out.throughput1Worker.python = await throughput(hello('python', PY_HELLO), n(600));
   await stopWorkers(workers);
 
   log(`${mode}: throughput, two workers`);
   workers = [startWorker(warm), startWorker(warm)];
   await waitReady();
   out.throughput2Workers = {
-    c: await throughput(hello('c', C_HELLO), n(500)),
-    python: await throughput(hello('python', PY_HELLO), n(300)),
+    c: await throughput(hello('c', C_HELLO), n(1500)),
+    python: await throughput(hello('python', PY_HELLO), n(600)),
   };
   await stopWorkers(workers);
   return out;
