@@ -8,6 +8,7 @@ import { readFile, statfs } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { createEngine, type Engine } from './engine.js';
 import type { EngineOptions } from './options.js';
+import type { WarmStats } from './executor.js';
 import { SPAWN_HELPER_PATH } from './spawner.js';
 import { STUB_PATH } from './system-view.js';
 import { findExecutable } from './which.js';
@@ -93,6 +94,19 @@ async function liveRun(engine: Engine): Promise<DoctorCheck> {
   } catch (error) {
     return { name: 'sandboxed run', status: 'fail', detail: (error as Error).message };
   }
+}
+
+/** Whether the live run's test took a sandbox made ahead (made from its slot's base sandbox). */
+function warmCheck(stats: WarmStats): DoctorCheck {
+  const name = 'sandboxes made ahead';
+  if (stats.served > 0 && stats.fellBack === 0)
+    return { name, status: 'ok', detail: "test runs take one, made from their slot's base sandbox" };
+  return {
+    name,
+    status: 'warn',
+    detail:
+      'they cannot start here, so every test run sets its sandbox up on the spot (slower): the spawn helper must be allowed setns, mount and unshare (see the deployment seccomp profile)',
+  };
 }
 
 export async function doctor(options: EngineOptions = {}): Promise<DoctorReport> {
@@ -190,6 +204,7 @@ export async function doctor(options: EngineOptions = {}): Promise<DoctorReport>
         : { name: 'base dir', status: 'fail', detail: `${engine.options.baseDir} is not usable` },
     );
     checks.push(await liveRun(engine));
+    if (type === 'bwrap' && engine.options.warmSandboxes) checks.push(warmCheck(engine.warmStats));
     await engine.close();
   }
   return { ok: checks.every((c) => c.status !== 'fail'), checks };

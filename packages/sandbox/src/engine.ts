@@ -19,7 +19,7 @@ import type { CgroupManager } from './cgroup/types.js';
 import { CompileCache } from './compile-cache.js';
 import { compile } from './compile-step.js';
 import { SandboxError } from './errors.js';
-import { Executor, runName } from './executor.js';
+import { Executor, runName, type WarmStats } from './executor.js';
 import { BwrapIsolation, DirectIsolation, SANDBOX_PATH, slotNetns, type Isolation } from './isolation.js';
 import { withDefaults, type EngineOptions, type ResolvedEngineOptions } from './options.js';
 import { loadRegistry, type Registry } from './registry.js';
@@ -216,6 +216,11 @@ export class Engine {
     } finally {
       this.pool.release(slot);
     }
+  }
+
+  /** How the test runs so far were served by the sandboxes made ahead (counts since the start). */
+  get warmStats(): Readonly<WarmStats> {
+    return { ...this.executor.warmStats };
   }
 
   /** Stops taking jobs, waits for those in flight, and destroys the sandboxes made ahead. */

@@ -34,7 +34,17 @@ export function runName(slot: number, kind: 's' | 'w' | 'b' = 's'): string {
   return `${kind}${slot}-${process.pid}-${++runCounter}`;
 }
 
+/** How the test runs that could take a sandbox made ahead were served. */
+export interface WarmStats {
+  /** Took the slot's sandbox made ahead. */
+  served: number;
+  /** Found none that worked (it could not be made, or died) and set one up on the spot. */
+  fellBack: number;
+}
+
 export class Executor {
+  readonly warmStats: WarmStats = { served: 0, fellBack: 0 };
+
   constructor(
     readonly isolation: Isolation,
     private readonly cgroups: CgroupManager | undefined,
@@ -59,7 +69,11 @@ export class Executor {
     if (!this.warm || !plan) return this.executeCold(request);
     const sandbox = await this.warm.take(request.slot);
     try {
-      if (sandbox) return checked(await sandbox.run(request, plan), this.isolation.type);
+      if (sandbox) {
+        const outcome = checked(await sandbox.run(request, plan), this.isolation.type);
+        this.warmStats.served++;
+        return outcome;
+      }
     } catch (error) {
       if (!(error instanceof WarmUnavailable)) throw asStartFailure(error);
     } finally {
@@ -67,6 +81,7 @@ export class Executor {
       // not hold the result back.
       this.warm.recycle(sandbox);
     }
+    this.warmStats.fellBack++;
     return this.executeCold(request);
   }
 

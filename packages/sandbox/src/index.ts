@@ -1,6 +1,7 @@
 export { createEngine, Engine } from './engine.js';
 export type { JudgeEvent, JudgeResult, JudgeOptions, EngineEnvironment } from './engine.js';
 export type { EngineOptions, SandboxType } from './options.js';
+export type { WarmStats } from './executor.js';
 export { loadRegistry, registryFromObject, DEFAULT_REGISTRY_PATH } from './registry.js';
 export type { Registry, Language, Command } from './registry.js';
 export type { LanguageInfo } from './toolchains.js';
