@@ -1,12 +1,13 @@
 /**
  * Sandboxes set up ahead of their program, one per slot, so that a test run does not wait for
- * a cgroup, the spawn helper and bubblewrap: the uid, namespaces, mounts, fresh tmpfs work dir
- * and /tmp are all in place, and a stub inside (native/coderunner-stub.c) waits on a pipe
- * (fd 4). Each one serves exactly one run and is then destroyed with its cgroup. A slot has two
- * uids and its sandboxes take them in turn: when a run takes the slot's sandbox, the next is made
- * on the other uid while the program runs (the next test of a submission finds it ready), and a
- * uid gets a new sandbox only once its last one is gone, so no uid ever has a waiting sandbox
- * beside a program.
+ * a cgroup and the spawn helper: the uid, namespaces, mounts, fresh tmpfs work dir and /tmp are
+ * all in place, and a stub inside (native/coderunner-stub.c) waits on a pipe (fd 4). Each is
+ * made from its uid's base sandbox (base-sandbox.ts), which the spawn helper enters, rather than
+ * by a bubblewrap start of its own. Each one serves exactly one run and is then destroyed with
+ * its cgroup. A slot has two uids and its sandboxes take them in turn: when a run takes the
+ * slot's sandbox, the next is made on the other uid while the program runs (the next test of a
+ * submission finds it ready), and a uid gets a new sandbox only once its last one is gone, so no
+ * uid ever has a waiting sandbox beside a program.
  *
  * A run goes: limits written to the cgroup → the stub creates the run's files in /box (as the
  * sandbox user: a file created there by the host's root would have no owner inside, and the
