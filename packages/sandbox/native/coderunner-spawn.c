@@ -6,7 +6,8 @@
  * CPU per run. This helper is small, so its forks are cheap, and it does in the child what
  * otherwise took two more programs (a shell and setpriv): it joins the run's cgroups, sets the
  * core and stack limits, drops to the slot's uid with no capabilities and no_new_privs, then
- * execs bubblewrap.
+ * execs bubblewrap — or, for a sandbox made ahead, makes it from a base sandbox that bubblewrap
+ * started once (enter_sandbox), which saves most of bubblewrap's cost.
  *
  * Protocol. Requests on standard input, each `u32 length (little endian)` then NUL-terminated
  * fields:
@@ -298,13 +299,14 @@ static void enter_namespace(int fd, int type, const char *name) {
 
 /*
  * Starts the program in a sandbox made from a running one (`holder`, started by bubblewrap as
- * the slot's uid): its network, user, mount and uts namespaces are entered, then a new mount, pid, ipc
- * and cgroup namespace are made, and the first process of the new pid namespace mounts a fresh
- * /proc and fresh tmpfs work dir, /tmp and /dev/shm over the holder's, starts a session, drops
- * every capability, becomes `uid` (inside) and forks the program (see be_init). The namespaces bubblewrap makes are the expensive part
- * of a start; nothing the program can write outlives its run (the tmpfs mounts and the ipc
- * namespace are its own; the keyrings are closed to it, see deny_keyrings). Like bubblewrap, it
- * tells the first process's host pid on fd 3 and its caller waits for it.
+ * the slot's uid): its network, user, mount and uts namespaces are entered, then a new mount,
+ * pid, ipc and cgroup namespace are made, and the first process of the new pid namespace mounts
+ * a fresh /proc and fresh tmpfs work dir, /tmp and /dev/shm over the holder's, starts a session,
+ * drops every capability, becomes `uid` (inside) and forks the program (see be_init). The
+ * namespaces bubblewrap makes are the expensive part of a start; nothing the program can write
+ * outlives its run (the tmpfs mounts and the ipc namespace are its own; the keyrings are closed
+ * to it, see deny_keyrings). Like bubblewrap, it tells the first process's host pid on fd 3 and
+ * its caller waits for it.
  */
 static void enter_sandbox(const struct request *req, int errfd) {
   int holder;
