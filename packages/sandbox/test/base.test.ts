@@ -31,6 +31,7 @@ function baseCgroups(): string[] {
 
 const SANDBOX = [
   'user namespace: No space left on device',
+  'umount /tmp: Operation not permitted',
   'pid 2, pid 1 is coderunner-spawn',
   'Seccomp:\t2',
   '',
