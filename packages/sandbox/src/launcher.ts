@@ -93,7 +93,7 @@ export function signalName(number: number): string {
   return signalNames.get(number) ?? `SIG${number}`;
 }
 
-/** The host pid of the sandbox's first process, from bubblewrap's JSON status. */
+/** The host pid of the sandbox's first process, from bubblewrap's JSON status (or the helper's, alike). */
 function readChildPid(stream: Readable | null | undefined): Promise<number | undefined> {
   if (!stream) return Promise.resolve(undefined);
   return new Promise((resolve) => {

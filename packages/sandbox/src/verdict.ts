@@ -4,7 +4,7 @@ import { check } from './checkers.js';
 import type { LaunchOutcome } from './launcher.js';
 import { signalName } from './launcher.js';
 
-/** The exit status and signal of the program itself, seen through bubblewrap or directly. */
+/** The exit status and signal of the program itself, seen through the sandbox or directly. */
 export function programStatus(
   outcome: LaunchOutcome,
   throughBwrap: boolean,
@@ -14,7 +14,8 @@ export function programStatus(
 } {
   if (outcome.signal !== null) return { exitCode: null, signal: outcome.signal };
   const code = outcome.exitCode;
-  // bubblewrap reports a program killed by signal N as exit status 128 + N, as shells do.
+  // The sandbox (bubblewrap, or the init of one made from a base) reports a program killed by
+  // signal N as exit status 128 + N, as shells do.
   if (throughBwrap && code !== null && code > 128 && code < 128 + 65) {
     return { exitCode: null, signal: signalName(code - 128) };
   }

@@ -201,9 +201,10 @@ class WarmSandbox {
   }
 
   /**
-   * Ends the sandbox and removes its cgroup. The sandbox's first process goes first, so that
-   * bubblewrap outside reaps it and exits, and is reaped here in turn: killed all at once they
-   * would linger as zombies for the host's init.
+   * Ends the sandbox and removes its cgroup. The sandbox's first process goes first, so that the
+   * process outside (the spawn helper's child that made the sandbox) reaps it and exits, and is
+   * reaped by the helper in turn: killed all at once they would linger as zombies for the host's
+   * init.
    */
   async destroy(): Promise<void> {
     const { child } = this.spawned;
@@ -215,7 +216,7 @@ class WarmSandbox {
         sleep(1000).then(() => undefined),
       ]);
       try {
-        // While bubblewrap runs, its child's pid cannot have been reused (it would be a zombie).
+        // While the process outside runs, its child's pid cannot have been reused (a zombie).
         if (pid !== undefined && !this.dead) process.kill(pid, 'SIGKILL');
       } catch {
         // Already gone.
