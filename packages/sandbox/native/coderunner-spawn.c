@@ -15,8 +15,9 @@
  *       uid: "" keeps this helper's ids; stack: KiB or "unlimited"; net: "" keeps this helper's
  *       network namespace, a name enters the empty one of that name (made on first use, kept
  *       while the helper lives, its loopback left down); enter: "" execs on the host, or
- *       `pid:hostUid:workBytes:tmpBytes` to start the program in a fresh sandbox made from the
- *       namespaces of a running one (see enter_sandbox; uid is then the uid inside it); nfds: 3
+ *       `pid:startTime:hostUid:workBytes:tmpBytes` to start the program in a fresh sandbox made
+ *       from the namespaces of a running one (see enter_sandbox; uid is then the uid inside it,
+ *       startTime field 22 of the running one's /proc/<pid>/stat); nfds: 3
  *       (standard streams), 4 (+ a pipe the child writes on fd 3) or 5 (+ a pipe the child
  *       reads on fd 4).
  *   K id signal                                                      signal it, unless reaped
@@ -292,6 +293,33 @@ static void be_init(pid_t program) {
   }
 }
 
+/*
+ * /proc/<pid> of the holder, checked to be the process that was started at `started` (clock
+ * ticks after boot, field 22 of its stat): a base that ended may have left its pid to another
+ * process, whose namespaces are not to be entered. What is opened through the directory then
+ * belongs to that very process, or fails once it has ended.
+ */
+static int open_holder(int pid, unsigned long long started) {
+  char path[32], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d", pid);
+  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail_child("open the base sandbox at ", path);
+  int fd = openat(dir, "stat", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read(fd, stat, sizeof stat - 1);
+  if (fd >= 0) close(fd);
+  if (n <= 0) fail_child("read the base sandbox's stat at ", path);
+  stat[n] = '\0';
+  /* The fields after the command name, which may hold spaces and parentheses. */
+  char *field = strrchr(stat, ')');
+  unsigned long long start = 0;
+  for (int i = 2; field && i < 22; i++) field = strchr(field + 1, ' ');
+  if (!field || sscanf(field + 1, "%llu", &start) != 1 || start != started) {
+    errno = ESRCH;
+    fail_child("find the base sandbox at ", path);
+  }
+  return dir;
+}
+
 static void enter_namespace(int fd, int type, const char *name) {
   if (setns(fd, type) != 0) fail_child("enter the sandbox's namespace: ", name);
   close(fd);
@@ -311,13 +339,15 @@ static void enter_namespace(int fd, int type, const char *name) {
 static void enter_sandbox(const struct request *req, int errfd) {
   int holder;
   unsigned host_uid;
-  unsigned long long work_bytes, tmp_bytes;
+  unsigned long long started, work_bytes, tmp_bytes;
   char tail;
-  if (sscanf(req->enter, "%d:%u:%llu:%llu%c", &holder, &host_uid, &work_bytes, &tmp_bytes, &tail) != 4 ||
+  if (sscanf(req->enter, "%d:%llu:%u:%llu:%llu%c", &holder, &started, &host_uid, &work_bytes, &tmp_bytes,
+             &tail) != 5 ||
       holder <= 0 || host_uid == 0) {
     errno = EINVAL;
     fail_child("enter the sandbox ", req->enter);
   }
+  int proc = open_holder(holder, started);
   /*
    * bubblewrap's --disable-userns puts the holder in a user namespace nested in the one that owns
    * its mount and uts namespaces: those are entered from the owner, then the holder's own. Root
@@ -331,10 +361,11 @@ static void enter_sandbox(const struct request *req, int errfd) {
   int fds[NAMESPACES];
   for (int i = 0; i < NAMESPACES; i++) {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/%s", holder, names[i]);
-    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) fail_child("open ", path);
+    snprintf(path, sizeof path, "ns/%s", names[i]);
+    fds[i] = openat(proc, path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) fail_child("open the base sandbox's ", path);
   }
+  close(proc);
   int owner = ioctl(fds[OWNER], NS_GET_USERNS);
   if (owner < 0) fail_child("find the owner of the sandbox's mount namespace", "");
   close(fds[OWNER]);

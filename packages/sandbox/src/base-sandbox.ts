@@ -7,6 +7,7 @@
  * that exist costs a fraction of it. A base runs no program of anyone's: its stub waits for a
  * program that never comes, and a run cannot see it (its pid namespace is the run's own).
  */
+import { readFileSync } from 'node:fs';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { BwrapIsolation } from './isolation.js';
 import { spawnHost, type Spawned } from './launcher.js';
@@ -26,10 +27,29 @@ export class BaseUnavailable extends Error {
   override name = 'BaseUnavailable';
 }
 
-interface Base {
-  spawned: Spawned;
+/** A running base: the host pid of a process inside it, and when that process started. */
+export interface BaseProcess {
   pid: number;
+  /** Field 22 of its `/proc/<pid>/stat`: with the pid, it names the process even after pid reuse. */
+  startTime: number;
+}
+
+interface Base extends BaseProcess {
+  spawned: Spawned;
   cgroup: RunCgroup;
+}
+
+/** When a process started (clock ticks after boot), or undefined when it is gone. */
+export function startTimeOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const value = Number(fields[19]);
+    return Number.isInteger(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An empty message: the stub answers `C` once it runs, i.e. once bubblewrap's set-up is done. */
@@ -72,8 +92,8 @@ export class BaseSandboxes {
     private readonly cgroupName: (slot: number) => string,
   ) {}
 
-  /** The host pid of a process inside the lane's base, started now if none runs. */
-  async pid(slot: number, lane: 0 | 1): Promise<number> {
+  /** A process inside the lane's base, started now if none runs. */
+  async process(slot: number, lane: 0 | 1): Promise<BaseProcess> {
     if (this.closed) throw new BaseUnavailable('the engine is closing');
     const key = `${slot}/${lane}`;
     let base = this.bases.get(key);
@@ -84,16 +104,18 @@ export class BaseSandboxes {
         if (this.bases.get(key) === base) this.bases.delete(key);
       };
       // A base that ended (or never started) is started again by the next run that needs it.
-      base.then(
-        (b) =>
-          b.spawned.child.once('exit', () => {
-            forget();
-            void stop(b);
-          }),
-        forget,
-      );
+      base.then((b) => {
+        const ended = (): void => {
+          forget();
+          void stop(b);
+        };
+        const { child } = b.spawned;
+        if (child.exitCode !== null || child.signalCode !== null) ended();
+        else child.once('exit', ended);
+      }, forget);
     }
-    return (await base).pid;
+    const { pid, startTime } = await base;
+    return { pid, startTime };
   }
 
   private async start(slot: number, lane: 0 | 1): Promise<Base> {
@@ -116,9 +138,11 @@ export class BaseSandboxes {
       if (pid === undefined) throw new BaseUnavailable('the base sandbox did not start');
       (spawned.child.stdio[4] as NodeJS.WritableStream | null)?.write(EMPTY_CREATE);
       await stubAnswer(spawned);
+      const startTime = startTimeOf(pid);
+      if (startTime === undefined) throw new BaseUnavailable('the base sandbox ended as it started');
       // Nothing more is read from it; it must not keep the worker's event loop alive either.
       for (const stream of spawned.child.stdio) stream?.unref();
-      return { spawned, pid, cgroup };
+      return { spawned, pid, startTime, cgroup };
     } catch (error) {
       await stop({ spawned, cgroup });
       throw error;

@@ -56,6 +56,8 @@ export interface SpawnRequest {
 export interface EnterSandbox {
   /** Host pid of a process inside the running sandbox. */
   pid: number;
+  /** When it started (field 22 of its `/proc/<pid>/stat`): the helper enters no other process. */
+  startTime: number;
   /** The host uid that started it (bubblewrap's), which the helper drops to before it enters. */
   hostUid: number;
   workDirBytes: number;
@@ -242,7 +244,7 @@ export class Spawner {
       request.uid === undefined ? '' : String(request.uid),
       String(request.stackKb),
       request.netns ?? '',
-      enter ? `${enter.pid}:${enter.hostUid}:${enter.workDirBytes}:${enter.tmpBytes}` : '',
+      enter ? `${enter.pid}:${enter.startTime}:${enter.hostUid}:${enter.workDirBytes}:${enter.tmpBytes}` : '',
       String(fds),
       String(procs.length),
       ...procs,

@@ -335,7 +335,7 @@ export class WarmPool {
     const cgroup = await this.cgroups.create(this.runName(slot, 'w'));
     try {
       const { workDirBytes, tmpBytes } = this.spec;
-      const base = await this.bases.pid(slot, lane);
+      const base = await this.bases.process(slot, lane);
       const spawned = spawnHost(
         this.spawner,
         {
@@ -343,7 +343,7 @@ export class WarmPool {
           env: {},
           cwd: SANDBOX_WORK_DIR,
           uid: SANDBOX_UID,
-          enter: { pid: base, hostUid: this.isolation.uidOf(slot, lane), workDirBytes, tmpBytes },
+          enter: { ...base, hostUid: this.isolation.uidOf(slot, lane), workDirBytes, tmpBytes },
           stackKb: 'unlimited',
           statusFd: true,
           cgroup,

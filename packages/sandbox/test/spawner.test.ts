@@ -15,6 +15,7 @@ import {
   type HostProcess,
   type SpawnRequest,
 } from '../src/spawner.js';
+import { startTimeOf } from '../src/base-sandbox.js';
 
 /** Listens on the loopback and connects to itself: prints `connected`, or why not. */
 const LOOPBACK_TALK = [
@@ -126,6 +127,29 @@ describe('the spawn helper', () => {
     expect(result.code).toBe(JOIN_FAILED_EXIT);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^coderunner: cannot join \/nonexistent\/dir\/cgroup.procs: /);
+  });
+
+  it('enters no process but the base sandbox it was told of, by pid and start time', async () => {
+    const enter = (startTime: number): Promise<Ran> =>
+      run({
+        argv: ['/bin/echo', 'ran'],
+        uid: 1000,
+        statusFd: true,
+        enter: { pid: process.pid, startTime, hostUid: 62990, workDirBytes: 1 << 20, tmpBytes: 1 << 20 },
+      });
+    // The pid of this (host) process with another start time: a base that ended, its pid reused.
+    const own = startTimeOf(process.pid) as number;
+    const reused = await enter(own + 1);
+    expect(reused.code).toBe(JOIN_FAILED_EXIT);
+    expect(reused.stderr).toBe(
+      `coderunner: cannot find the base sandbox at /proc/${process.pid}: No such process\n`,
+    );
+    // A process of the host itself: its user namespace is not one to enter (the kernel refuses
+    // to enter the one the helper's child is in; the slot's uid owns no other of the host's).
+    const host = await enter(own);
+    expect(host.code).toBe(JOIN_FAILED_EXIT);
+    expect(host.stderr).toMatch(/^coderunner: cannot enter the sandbox's namespace: user: /);
+    expect(host.stdout).toBe('');
   });
 
   it('turns core dumps off and sets the stack limit', async () => {
