@@ -4,11 +4,14 @@
  * It is started inside the sandbox (as the sandbox user, in /box) and reads two messages on
  * fd 4, each a list of NUL-terminated fields ended by an empty field:
  *   1. `d<dir>` and `f<file>`: make these in /box (files empty; the host copies the contents
- *      in), then answer `C` on standard output;
+ *      in), then answer `C` on standard output; `c<mode> <length> <file>` followed by that many
+ *      bytes: a file with these contents and mode (octal); `q`: no answer (the host sends both
+ *      messages at once when it has nothing to copy in);
  *   2. `s<KiB|unlimited>` the stack limit, `e<NAME=value>` the environment, `a<arg>` argv:
  *      close fd 4 and exec the program (argv[0] looked up in the PATH given, like execvp).
- * Anything else, or a failure, ends it with status 125 before its program (`C` never comes); a
- * program that cannot be executed ends it with status 127 and a line on standard error.
+ * Anything else, or a failure, ends it with status 125 before its program (`C` never comes; a
+ * file or directory it cannot make is also said on standard error, FILES_FAILED); a program that
+ * cannot be executed ends it with status 127 and a line on standard error.
  *
  * It runs once per test, so it is built without the C library (see build-native.mjs): no
  * dynamic linking and none of the library's start-up, which probes the CPU with instructions
@@ -25,6 +28,7 @@
 #define BUF_SIZE (256 * 1024)
 #define MAX_ENTRIES 4096
 #define MAX_PATH 4096
+#define FILES_FAILED "coderunner: cannot make the run's files\n"
 
 static long sys(long n, long a, long b, long c, long d) {
 #if defined(__x86_64__)
@@ -79,6 +83,12 @@ static void say(const char *s) {
   sys(__NR_write, 2, (long)s, (long)length(s), 0);
 }
 
+/* The run's files could not be made: said, so that the host tells it from its program's end. */
+static __attribute__((noreturn)) void files_failed(void) {
+  say(FILES_FAILED);
+  leave(FAIL_EXIT);
+}
+
 static char buf[BUF_SIZE];
 static long filled, pos;
 
@@ -100,19 +110,71 @@ static char *field(void) {
   }
 }
 
-static void make_files(void) {
+/* `n` more bytes of the message, in the buffer from `pos`. */
+static char *bytes(unsigned long n) {
+  while ((unsigned long)(filled - pos) < n) {
+    if (filled == BUF_SIZE) leave(FAIL_EXIT);
+    long got = sys(__NR_read, CONTROL_FD, (long)(buf + filled), BUF_SIZE - filled, 0);
+    if (got == -EINTR) continue;
+    if (got <= 0) leave(FAIL_EXIT);
+    filled += got;
+  }
+  char *at = buf + pos;
+  pos += (long)n;
+  return at;
+}
+
+/* A number in `base` up to the character `end`; moves `s` past it. */
+static unsigned long number(char **s, unsigned base, char end) {
+  unsigned long n = 0;
+  if (**s == end) leave(FAIL_EXIT);
+  for (; **s != end; (*s)++) {
+    unsigned digit = (unsigned)(**s - '0');
+    if (digit >= base || n > (~0UL >> 4)) leave(FAIL_EXIT);
+    n = n * base + digit;
+  }
+  (*s)++;
+  return n;
+}
+
+/* `c<mode> <length> <name>`, then the contents. */
+static void make_file_with_contents(char *f) {
+  unsigned long mode = number(&f, 8, ' ');
+  unsigned long size = number(&f, 10, ' ');
+  if (mode > 07777 || size > BUF_SIZE || !*f) leave(FAIL_EXIT);
+  long fd = sys(__NR_openat, AT_FDCWD, (long)f, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) files_failed();
+  for (char *data = bytes(size); size > 0;) {
+    long n = sys(__NR_write, fd, (long)data, (long)size, 0);
+    if (n == -EINTR) continue;
+    if (n <= 0) files_failed();
+    data += n;
+    size -= (unsigned long)n;
+  }
+  if (sys(__NR_fchmod, fd, (long)mode, 0, 0) < 0) files_failed();
+  sys(__NR_close, fd, 0, 0, 0);
+}
+
+/* Makes the files of the first message; whether to answer it. */
+static int make_files(void) {
+  int answer = 1;
   for (char *f = field(); *f; f = field()) {
-    if (*f == 'd') {
+    if (*f == 'q' && !f[1]) {
+      answer = 0;
+    } else if (*f == 'c') {
+      make_file_with_contents(f + 1);
+    } else if (*f == 'd') {
       long r = sys(__NR_mkdirat, AT_FDCWD, (long)(f + 1), 0777, 0);
-      if (r < 0 && r != -EEXIST) leave(FAIL_EXIT);
+      if (r < 0 && r != -EEXIST) files_failed();
     } else if (*f == 'f') {
       long fd = sys(__NR_openat, AT_FDCWD, (long)(f + 1), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-      if (fd < 0) leave(FAIL_EXIT);
+      if (fd < 0) files_failed();
       sys(__NR_close, fd, 0, 0, 0);
     } else {
       leave(FAIL_EXIT);
     }
   }
+  return answer;
 }
 
 static unsigned long parse_kib(const char *s) {
@@ -174,8 +236,7 @@ static long run(void) {
 }
 
 __attribute__((noreturn, used)) void stub_main(void) {
-  make_files();
-  if (sys(__NR_write, 1, (long)"C", 1, 0) != 1) leave(FAIL_EXIT);
+  if (make_files() && sys(__NR_write, 1, (long)"C", 1, 0) != 1) leave(FAIL_EXIT);
 
   int argc = 0, envc = 0;
   struct rlimit64 stack = {0, 0};

@@ -9,14 +9,16 @@
  * submission finds it ready), and a uid gets a new sandbox only once its last one is gone, so no
  * uid ever has a waiting sandbox beside a program.
  *
- * A run goes: limits written to the cgroup → the stub creates the run's files in /box (as the
+ * A run goes: limits written to the cgroup → the cgroup's counters reset → one message with the
+ * run's files (their contents in it, up to INLINE_BYTES in all) and one with the program
+ * (environment, stack limit, argv) sent at once → the stub writes the files in /box (as the
  * sandbox user: a file created there by the host's root would have no owner inside, and the
- * kernel refuses it) and answers `C` on standard output → the host copies the contents in
- * through `/proc/<pid>/root` (no program has run in this sandbox yet, so nothing in it can be a
- * trap) → the cgroup's counters are reset → the program's message (environment, stack limit,
- * argv) is sent and the stub execs it.
+ * kernel refuses it) and execs the program. With larger files: the stub makes them empty and
+ * answers `C` on standard output → the host copies the contents in through `/proc/<pid>/root` (no
+ * program has run in this sandbox yet, so nothing in it can be a trap) → counters reset → the
+ * program's message.
  */
-import { copyFileSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
@@ -30,7 +32,15 @@ import { SANDBOX_STUB_PATH } from './system-view.js';
 
 /** The most the stub takes in its two messages together (BUF_SIZE in coderunner-stub.c). */
 const STUB_INPUT_BYTES = 256 * 1024;
+/** How the stub ends when it cannot make the run's files (FAIL_EXIT, FILES_FAILED there). */
+const STUB_FAILED_EXIT = 125;
+const STUB_FILES_FAILED = "coderunner: cannot make the run's files\n";
 
+/**
+ * Files of a run up to this size in all are sent to the stub with the run (it writes them), so
+ * that the run need not wait for the stub to make them and answer before the host copies them in.
+ */
+const INLINE_BYTES = 128 * 1024;
 /** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
@@ -54,7 +64,7 @@ export class WarmUnavailable extends Error {
 
 interface Placement {
   dirs: string[];
-  files: { host: string; name: string }[];
+  files: { host: string; name: string; size: number; mode: number }[];
 }
 
 /** The directories and files a run's inputs make in /box, or undefined when too many or odd. */
@@ -70,7 +80,7 @@ export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): 
     }
     if (!stat.isFile()) return false;
     bytes += stat.size;
-    placement.files.push({ host, name });
+    placement.files.push({ host, name, size: stat.size, mode: stat.mode & 0o7777 });
     return placement.files.length <= MAX_FILES && bytes <= maxBytes;
   };
   return inputs.every((input) => visit(input.host, input.name)) ? placement : undefined;
@@ -81,6 +91,8 @@ export interface WarmPlan {
   placement: Placement;
   create: Buffer;
   program: Buffer;
+  /** The files' contents are in `create`: both messages go at once, with no answer to wait for. */
+  inline: boolean;
 }
 
 /** A message to the stub: NUL-terminated fields, each a letter and its text, then an empty one. */
@@ -94,6 +106,20 @@ export function createMessage(placement: Placement): Buffer {
     ...placement.dirs.map((dir) => `d${dir}`),
     ...placement.files.map((f) => `f${f.name}`),
   ]);
+}
+
+/**
+ * The stub's first message with the files' contents in it (`c<mode> <length> <name>`, then the
+ * bytes), and `q`: the stub makes them and goes on to the second message without answering.
+ */
+export function inlineCreateMessage(placement: Placement): Buffer {
+  const parts = [Buffer.from('q\0'), ...placement.dirs.map((dir) => Buffer.from(`d${dir}\0`))];
+  for (const file of placement.files) {
+    const contents = readFileSync(file.host);
+    parts.push(Buffer.from(`c${file.mode.toString(8)} ${contents.length} ${file.name}\0`), contents);
+  }
+  parts.push(Buffer.from('\0'));
+  return Buffer.concat(parts);
 }
 
 /**
@@ -111,9 +137,15 @@ export function programMessage(request: ExecuteRequest): Buffer | undefined {
 export function stubPlan(placement: Placement, request: ExecuteRequest): WarmPlan | undefined {
   const program = programMessage(request);
   if (!program) return undefined;
+  const fits = (create: Buffer): boolean => create.length + program.length <= STUB_INPUT_BYTES;
+  const bytes = placement.files.reduce((sum, file) => sum + file.size, 0);
+  if (bytes <= INLINE_BYTES) {
+    const create = inlineCreateMessage(placement);
+    if (fits(create)) return { placement, create, program, inline: true };
+  }
   const create = createMessage(placement);
   // More than the stub can take would end it after its answer, as if the program had failed.
-  return create.length + program.length <= STUB_INPUT_BYTES ? { placement, create, program } : undefined;
+  return fits(create) ? { placement, create, program, inline: false } : undefined;
 }
 
 /** Which of its slot's two uids a sandbox runs as. */
@@ -177,12 +209,31 @@ class WarmSandbox {
     return this;
   }
 
-  async run(request: ExecuteRequest, { placement, create, program }: WarmPlan): Promise<LaunchOutcome> {
+  async run(request: ExecuteRequest, plan: WarmPlan): Promise<LaunchOutcome> {
     if (this.dead || this.spawned.child.failure)
       throw new WarmUnavailable('the sandbox ended before its program');
     const pid = await this.spawned.childPid;
     if (pid === undefined) throw new WarmUnavailable('the sandbox did not start');
     await this.cgroup.setLimits({ memoryBytes: request.memoryBytes, pids: request.pids });
+    if (plan.inline) {
+      // The stub's writing of the files counts in the run (a few microseconds, and their pages).
+      await this.cgroup.resetUsage();
+      this.control(Buffer.concat([plan.create, plan.program]), true);
+    } else await this.copyIn(pid, plan);
+    const outcome = await supervise(this.spawned, { ...runLimitsOf(request), cgroup: this.cgroup });
+    this.emptied = true;
+    // The stub could not make the files (it says so): not the program's doing.
+    if (
+      outcome.exitCode === STUB_FAILED_EXIT &&
+      outcome.stdoutBytes === 0 &&
+      outcome.stderr.toString() === STUB_FILES_FAILED
+    )
+      throw new WarmUnavailable("the sandbox could not make the run's files");
+    return outcome;
+  }
+
+  /** The files made empty by the stub, their contents copied in from here, the program sent. */
+  private async copyIn(pid: number, { placement, create, program }: WarmPlan): Promise<void> {
     this.control(create);
     await this.answer();
     const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
@@ -195,9 +246,6 @@ class WarmSandbox {
     }
     await this.cgroup.resetUsage();
     this.control(program, true);
-    const outcome = await supervise(this.spawned, { ...runLimitsOf(request), cgroup: this.cgroup });
-    this.emptied = true;
-    return outcome;
   }
 
   /**

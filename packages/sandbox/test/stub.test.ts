@@ -5,13 +5,23 @@
  * program, and a program that cannot be executed is named.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { STUB_PATH } from '../src/system-view.js';
-import { createMessage, programMessage, stubPlan } from '../src/warm.js';
+import { createMessage, inlineCreateMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
 import type { ExecuteRequest } from '../src/executor.js';
 
 const dirs: string[] = [];
@@ -24,8 +34,11 @@ interface StubRun {
   cwd: string;
 }
 
-/** Starts the stub in a fresh dir and writes `messages` on its fd 4, the second after its `C`. */
-function runStub(messages: Buffer[]): Promise<StubRun> {
+/**
+ * Starts the stub in a fresh dir and writes `messages` on its fd 4, the second after its `C`
+ * (`atOnce`: all of them at once, as for a run whose files are in the first).
+ */
+function runStub(messages: Buffer[], atOnce = false): Promise<StubRun> {
   const cwd = mkdtempSync(join(tmpdir(), 'stub-test-'));
   dirs.push(cwd);
   const child = spawn(STUB_PATH, [], { cwd, env: {}, stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'pipe'] });
@@ -34,13 +47,16 @@ function runStub(messages: Buffer[]): Promise<StubRun> {
   let stdout = '';
   let stderr = '';
   let sent = 1;
-  control.write(messages[0]);
+  if (atOnce) {
+    control.end(Buffer.concat(messages));
+    sent = messages.length;
+  } else control.write(messages[0]);
   child.stdout?.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
     if (stdout.startsWith('C') && sent < messages.length) control.end(messages[sent++]);
   });
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  if (messages.length === 1) control.end();
+  if (messages.length === 1 && !atOnce) control.end();
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, cwd })));
 }
 
@@ -62,8 +78,8 @@ describe('the stub of sandboxes made ahead', () => {
     const create = createMessage({
       dirs: ['pkg', 'pkg/sub'],
       files: [
-        { host: '/unused', name: 'main' },
-        { host: '/unused', name: 'pkg/sub/A class' },
+        { host: '/unused', name: 'main', size: 0, mode: 0o644 },
+        { host: '/unused', name: 'pkg/sub/A class', size: 0, mode: 0o644 },
       ],
     });
     const program = programMessage(
@@ -104,29 +120,66 @@ describe('the stub of sandboxes made ahead', () => {
     expect(missing.stderr).toBe('coderunner: cannot execute no-such-program: No such file or directory\n');
     // The empty file it made itself has no execute bit.
     const notExecutable = await runStub([
-      createMessage({ dirs: [], files: [{ host: '/unused', name: 'main' }] }),
+      createMessage({ dirs: [], files: [{ host: '/unused', name: 'main', size: 0, mode: 0o755 }] }),
       programMessage(request(['./main'], {}))!,
     ]);
     expect(notExecutable.code).toBe(127);
     expect(notExecutable.stderr).toBe('coderunner: cannot execute ./main: Permission denied\n');
   });
 
+  it('makes files from the contents in its message, with their modes, and goes on unasked', async () => {
+    const host = mkdtempSync(join(tmpdir(), 'stub-files-'));
+    dirs.push(host);
+    mkdirSync(join(host, 'lib'));
+    writeFileSync(join(host, 'run.sh'), '#!/bin/sh\ncat lib/data\n');
+    chmodSync(join(host, 'run.sh'), 0o750);
+    const data = Buffer.from([0, 1, 2, 255, 0, 10, 0x43]);
+    writeFileSync(join(host, 'lib', 'data'), data);
+    chmodSync(join(host, 'lib', 'data'), 0o640);
+    const placement = placementOf([
+      { host: join(host, 'run.sh'), name: 'run.sh' },
+      { host: join(host, 'lib'), name: 'lib' },
+    ])!;
+    const create = inlineCreateMessage(placement);
+    expect(create.subarray(0, 2).toString()).toBe('q\0');
+    const run = await runStub(
+      [create, programMessage(request(['./run.sh'], { PATH: '/usr/bin:/bin' }))!],
+      true,
+    );
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    // No `C`: the program's output is all there is.
+    expect(run.stdout).toBe(data.toString());
+    expect(readFileSync(join(run.cwd, 'lib', 'data'))).toEqual(data);
+    expect(statSync(join(run.cwd, 'run.sh')).mode & 0o7777).toBe(0o750);
+    expect(statSync(join(run.cwd, 'lib', 'data')).mode & 0o7777).toBe(0o640);
+    // A run's plan carries its files when they are small, and is sent at once.
+    const plan = stubPlan(placement, request(['./run.sh'], {}));
+    expect(plan?.inline).toBe(true);
+  });
+
   it('ends with 125 before any program on bad or missing input', async () => {
-    const cases: Buffer[][] = [
-      [Buffer.from('xwhat\0\0')],
-      [Buffer.from('d\0\0')],
-      [Buffer.from('fno-such-dir/file\0\0')],
-      [createMessage({ dirs: [], files: [] }), Buffer.from('s12k\0atrue\0\0')],
-      [createMessage({ dirs: [], files: [] }), Buffer.from('s64\0\0')],
-      [createMessage({ dirs: [], files: [] }), Buffer.from('s64\0atrue')],
-      [Buffer.alloc(0)],
+    const FILES_FAILED = "coderunner: cannot make the run's files\n";
+    const cases: [Buffer[], string][] = [
+      [[Buffer.from('xwhat\0\0')], ''],
+      [[Buffer.from('d\0\0')], FILES_FAILED],
+      [[Buffer.from('fno-such-dir/file\0\0')], FILES_FAILED],
+      [[Buffer.from('c644 2 no-such-dir/file\0ab\0')], FILES_FAILED],
+      [[Buffer.from('c644 5 file\0ab')], ''],
+      [[Buffer.from('c9 1 file\0a\0')], ''],
+      [[Buffer.from('c644 1x file\0a\0')], ''],
+      [[Buffer.from('c644 1 \0a\0')], ''],
+      [[Buffer.from('qx\0\0')], ''],
+      [[createMessage({ dirs: [], files: [] }), Buffer.from('s12k\0atrue\0\0')], ''],
+      [[createMessage({ dirs: [], files: [] }), Buffer.from('s64\0\0')], ''],
+      [[createMessage({ dirs: [], files: [] }), Buffer.from('s64\0atrue')], ''],
+      [[Buffer.alloc(0)], ''],
     ];
-    for (const messages of cases) {
+    for (const [messages, stderr] of cases) {
       const run = await runStub(messages);
       expect({ messages: messages.map(String), code: run.code, stderr: run.stderr }).toEqual({
         messages: messages.map(String),
         code: 125,
-        stderr: '',
+        stderr,
       });
     }
   });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -12,6 +12,9 @@ describe('placementOf', () => {
     mkdirSync(join(dir, 'pkg', 'sub'), { recursive: true });
     writeFileSync(join(dir, 'pkg', 'sub', 'A.class'), 'x');
     writeFileSync(join(dir, 'main'), 'y');
+    // Modes as given, whatever the umask.
+    chmodSync(join(dir, 'pkg', 'sub', 'A.class'), 0o644);
+    chmodSync(join(dir, 'main'), 0o644);
     expect(
       placementOf([
         { host: join(dir, 'main'), name: 'main' },
@@ -20,8 +23,8 @@ describe('placementOf', () => {
     ).toEqual({
       dirs: ['pkg', 'pkg/sub'],
       files: [
-        { host: join(dir, 'main'), name: 'main' },
-        { host: join(dir, 'pkg', 'sub', 'A.class'), name: 'pkg/sub/A.class' },
+        { host: join(dir, 'main'), name: 'main', size: 1, mode: 0o644 },
+        { host: join(dir, 'pkg', 'sub', 'A.class'), name: 'pkg/sub/A.class', size: 1, mode: 0o644 },
       ],
     });
   });
