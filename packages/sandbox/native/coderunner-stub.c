@@ -92,33 +92,33 @@ static __attribute__((noreturn)) void files_failed(void) {
 static char buf[BUF_SIZE];
 static long filled, pos;
 
-/* The next field on the control fd; the empty field ends a message. */
-static char *field(void) {
+/* Reads more of the messages from the control fd; ends the stub at their end or past its buffer. */
+static void read_more(void) {
   for (;;) {
-    for (long i = pos; i < filled; i++) {
-      if (buf[i] == 0) {
-        char *f = buf + pos;
-        pos = i + 1;
-        return f;
-      }
-    }
     if (filled == BUF_SIZE) leave(FAIL_EXIT);
     long n = sys(__NR_read, CONTROL_FD, (long)(buf + filled), BUF_SIZE - filled, 0);
     if (n == -EINTR) continue;
     if (n <= 0) leave(FAIL_EXIT);
     filled += n;
+    return;
+  }
+}
+
+/* The next field on the control fd; the empty field ends a message. */
+static char *field(void) {
+  for (long i = pos;; i++) {
+    if (i == filled) read_more();
+    if (buf[i] == 0) {
+      char *f = buf + pos;
+      pos = i + 1;
+      return f;
+    }
   }
 }
 
 /* `n` more bytes of the message, in the buffer from `pos`. */
 static char *bytes(unsigned long n) {
-  while ((unsigned long)(filled - pos) < n) {
-    if (filled == BUF_SIZE) leave(FAIL_EXIT);
-    long got = sys(__NR_read, CONTROL_FD, (long)(buf + filled), BUF_SIZE - filled, 0);
-    if (got == -EINTR) continue;
-    if (got <= 0) leave(FAIL_EXIT);
-    filled += got;
-  }
+  while ((unsigned long)(filled - pos) < n) read_more();
   char *at = buf + pos;
   pos += (long)n;
   return at;
@@ -177,13 +177,9 @@ static int make_files(void) {
   return answer;
 }
 
-static unsigned long parse_kib(const char *s) {
-  unsigned long n = 0;
-  if (!*s) leave(FAIL_EXIT);
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9' || n > (~0UL >> 12)) leave(FAIL_EXIT);
-    n = n * 10 + (unsigned long)(*s - '0');
-  }
+static unsigned long parse_kib(char *s) {
+  unsigned long n = number(&s, 10, '\0');
+  if (n > (~0UL >> 10)) leave(FAIL_EXIT);
   return n * 1024;
 }
 

@@ -12,19 +12,12 @@ import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { BwrapIsolation } from './isolation.js';
 import { spawnHost, type Spawned } from './launcher.js';
 import type { Spawner } from './spawner.js';
+import { createMessage, endSandbox, stubAnswer, WarmUnavailable } from './stub-process.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
-
-/** How long a base may take to start (ms). */
-const START_TIMEOUT_MS = 5000;
 
 export interface BaseSpec {
   /** Every toolchain's extra read-only paths. */
   roBinds: readonly string[];
-}
-
-/** Why a base could not be started. */
-export class BaseUnavailable extends Error {
-  override name = 'BaseUnavailable';
 }
 
 /** A running base: the host pid of a process inside it, and when that process started. */
@@ -52,32 +45,6 @@ export function startTimeOf(pid: number): number | undefined {
   }
 }
 
-/** An empty message: the stub answers `C` once it runs, i.e. once bubblewrap's set-up is done. */
-const EMPTY_CREATE = Buffer.from('\0');
-
-/** Waits for the stub's `C` on standard output. */
-function stubAnswer(spawned: Spawned): Promise<void> {
-  const { child } = spawned;
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error): void => {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onData = (chunk: Buffer): void =>
-      done(chunk.toString() === 'C' ? undefined : new BaseUnavailable('the base sandbox answered oddly'));
-    const onExit = (): void => done(new BaseUnavailable('the base sandbox ended as it started'));
-    const timer = setTimeout(
-      () => done(new BaseUnavailable('the base sandbox did not start')),
-      START_TIMEOUT_MS,
-    );
-    child.stdout?.on('data', onData);
-    child.once('exit', onExit);
-  });
-}
-
 export class BaseSandboxes {
   /** By `slot/lane`: the running (or starting) base. */
   private readonly bases = new Map<string, Promise<Base>>();
@@ -94,7 +61,7 @@ export class BaseSandboxes {
 
   /** A process inside the lane's base, started now if none runs. */
   async process(slot: number, lane: 0 | 1): Promise<BaseProcess> {
-    if (this.closed) throw new BaseUnavailable('the engine is closing');
+    if (this.closed) throw new WarmUnavailable('the engine is closing');
     const key = `${slot}/${lane}`;
     let base = this.bases.get(key);
     if (!base) {
@@ -109,9 +76,8 @@ export class BaseSandboxes {
           forget();
           void stop(b);
         };
-        const { child } = b.spawned;
-        if (child.exitCode !== null || child.signalCode !== null) ended();
-        else child.once('exit', ended);
+        if (b.spawned.child.exited) ended();
+        else b.spawned.child.once('exit', ended);
       }, forget);
     }
     const { pid, startTime } = await base;
@@ -135,11 +101,12 @@ export class BaseSandboxes {
     const spawned = spawnHost(this.spawner, { ...prepared, stackKb: 'unlimited', cgroup }, true);
     try {
       const pid = await spawned.childPid;
-      if (pid === undefined) throw new BaseUnavailable('the base sandbox did not start');
-      (spawned.child.stdio[4] as NodeJS.WritableStream | null)?.write(EMPTY_CREATE);
-      await stubAnswer(spawned);
+      if (pid === undefined) throw new WarmUnavailable('the base sandbox did not start');
+      // Nothing to make: the stub answers once it runs, i.e. once bubblewrap's set-up is done.
+      (spawned.child.stdio[4] as NodeJS.WritableStream | null)?.write(createMessage({ dirs: [], files: [] }));
+      await stubAnswer(spawned, 'the base sandbox');
       const startTime = startTimeOf(pid);
-      if (startTime === undefined) throw new BaseUnavailable('the base sandbox ended as it started');
+      if (startTime === undefined) throw new WarmUnavailable('the base sandbox ended as it started');
       // Nothing more is read from it; it must not keep the worker's event loop alive either.
       for (const stream of spawned.child.stdio) stream?.unref();
       return { spawned, pid, startTime, cgroup };
@@ -158,26 +125,9 @@ export class BaseSandboxes {
   }
 }
 
-/** Kills a base's stub (bubblewrap then exits), waits for its end and removes its cgroup. */
+/** Ends a base (see `endSandbox`) and removes its cgroup. */
 async function stop({ spawned, cgroup }: Pick<Base, 'spawned' | 'cgroup'>): Promise<void> {
-  await end(spawned);
+  await endSandbox(spawned);
   await cgroup.killAll().catch(() => undefined);
   await cgroup.remove().catch(() => undefined);
-}
-
-async function end(spawned: Spawned): Promise<void> {
-  const { child } = spawned;
-  if (child.exitCode !== null || child.signalCode !== null || child.failure) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const pid = await Promise.race([spawned.childPid, exited.then(() => undefined)]);
-  try {
-    // While bubblewrap runs, its child's pid cannot have been reused (it would be a zombie).
-    if (pid !== undefined && child.exitCode === null && child.signalCode === null)
-      process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-  const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
-  await exited;
-  clearTimeout(timer);
 }

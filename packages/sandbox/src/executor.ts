@@ -8,7 +8,8 @@ import { SandboxError } from './errors.js';
 import type { IsolatedCommand, Isolation } from './isolation.js';
 import { launch, runLimitsOf, type LaunchOutcome } from './launcher.js';
 import { JOIN_FAILED_EXIT, JOIN_FAILED_MESSAGE, type Spawner } from './spawner.js';
-import { WarmUnavailable, type WarmPool } from './warm.js';
+import { WarmUnavailable } from './stub-process.js';
+import type { WarmPool } from './warm.js';
 
 export interface ExecuteRequest extends IsolatedCommand {
   stdin: string | Buffer;

@@ -91,6 +91,11 @@ export class HostProcess extends EventEmitter {
     this.ready = new Promise((resolve) => (this.settle = resolve));
   }
 
+  /** Whether it has ended (or could not be started): its `exit` has been emitted. */
+  get exited(): boolean {
+    return this.ended;
+  }
+
   /** Signals the process, unless it has ended (the helper knows: no pid is ever reused here). */
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
     if (this.ended) return false;

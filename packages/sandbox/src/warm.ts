@@ -20,7 +20,6 @@
  */
 import { copyFileSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { ExecuteRequest } from './executor.js';
 import { BaseSandboxes } from './base-sandbox.js';
@@ -28,6 +27,14 @@ import type { BwrapIsolation, WorkFile } from './isolation.js';
 import { argvOf, SANDBOX_UID, SANDBOX_WORK_DIR } from './isolation.js';
 import { runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
 import type { Spawner } from './spawner.js';
+import {
+  createMessage,
+  endSandbox,
+  stubAnswer,
+  stubMessage,
+  WarmUnavailable,
+  type Placement,
+} from './stub-process.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
 
 /** The most the stub takes in its two messages together (BUF_SIZE in coderunner-stub.c). */
@@ -57,16 +64,6 @@ export interface WarmSpec {
   roBinds: readonly string[];
 }
 
-/** The warm path cannot serve this run (the sandbox died or refused): run it cold instead. */
-export class WarmUnavailable extends Error {
-  override name = 'WarmUnavailable';
-}
-
-interface Placement {
-  dirs: string[];
-  files: { host: string; name: string; size: number; mode: number }[];
-}
-
 /** The directories and files a run's inputs make in /box, or undefined when too many or odd. */
 export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): Placement | undefined {
   const placement: Placement = { dirs: [], files: [] };
@@ -93,19 +90,6 @@ export interface WarmPlan {
   program: Buffer;
   /** The files' contents are in `create`: both messages go at once, with no answer to wait for. */
   inline: boolean;
-}
-
-/** A message to the stub: NUL-terminated fields, each a letter and its text, then an empty one. */
-function stubMessage(fields: readonly string[]): Buffer {
-  return Buffer.from(`${fields.map((field) => `${field}\0`).join('')}\0`);
-}
-
-/** The stub's first message: the dirs and (empty, sandbox-owned) files to make, parents first. */
-export function createMessage(placement: Placement): Buffer {
-  return stubMessage([
-    ...placement.dirs.map((dir) => `d${dir}`),
-    ...placement.files.map((f) => `f${f.name}`),
-  ]);
 }
 
 /**
@@ -152,7 +136,6 @@ export function stubPlan(placement: Placement, request: ExecuteRequest): WarmPla
 type Lane = 0 | 1;
 
 class WarmSandbox {
-  private dead = false;
   private taken = false;
   /** A run ended in it and left its cgroup empty. */
   private emptied = false;
@@ -166,7 +149,6 @@ class WarmSandbox {
     onDeathWhileWaiting: () => void,
   ) {
     spawned.child.once('exit', () => {
-      this.dead = true;
       if (!this.taken) onDeathWhileWaiting();
     });
   }
@@ -178,29 +160,8 @@ class WarmSandbox {
     else pipe.write(message);
   }
 
-  /** Waits for the stub's `C`, or fails when the sandbox ends or stays silent. */
-  private answer(): Promise<void> {
-    const { child } = this.spawned;
-    return new Promise((resolve, reject) => {
-      const done = (error?: Error): void => {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        child.off('exit', onExit);
-        child.stdout?.pause();
-        if (error) reject(error);
-        else resolve();
-      };
-      const onData = (chunk: Buffer): void =>
-        done(chunk.toString() === 'C' ? undefined : new WarmUnavailable('the sandbox answered oddly'));
-      const onExit = (): void => done(new WarmUnavailable('the sandbox ended before its program'));
-      const timer = setTimeout(() => done(new WarmUnavailable('the sandbox did not answer')), 5000);
-      child.stdout?.on('data', onData);
-      child.once('exit', onExit);
-    });
-  }
-
   get isDead(): boolean {
-    return this.dead;
+    return this.spawned.child.exited;
   }
 
   /** Marks the sandbox as taken for a run: its end is then the run's business. */
@@ -210,7 +171,7 @@ class WarmSandbox {
   }
 
   async run(request: ExecuteRequest, plan: WarmPlan): Promise<LaunchOutcome> {
-    if (this.dead || this.spawned.child.failure)
+    if (this.isDead || this.spawned.child.failure)
       throw new WarmUnavailable('the sandbox ended before its program');
     const pid = await this.spawned.childPid;
     if (pid === undefined) throw new WarmUnavailable('the sandbox did not start');
@@ -235,7 +196,7 @@ class WarmSandbox {
   /** The files made empty by the stub, their contents copied in from here, the program sent. */
   private async copyIn(pid: number, { placement, create, program }: WarmPlan): Promise<void> {
     this.control(create);
-    await this.answer();
+    await stubAnswer(this.spawned, 'the sandbox');
     const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
     // The stub answered from inside, so this is the sandbox's own tmpfs, not a host path.
     if (statSync(box).dev === HOST_ROOT_DEV) throw new WarmUnavailable('the sandbox has no work dir');
@@ -248,31 +209,9 @@ class WarmSandbox {
     this.control(program, true);
   }
 
-  /**
-   * Ends the sandbox and removes its cgroup. The sandbox's first process goes first, so that the
-   * process outside (the spawn helper's child that made the sandbox) reaps it and exits, and is
-   * reaped by the helper in turn: killed all at once they would linger as zombies for the host's
-   * init.
-   */
+  /** Ends the sandbox (see `endSandbox`) and removes its cgroup. */
   async destroy(): Promise<void> {
-    const { child } = this.spawned;
-    if (!this.dead) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      const pid = await Promise.race([
-        this.spawned.childPid,
-        exited.then(() => undefined),
-        sleep(1000).then(() => undefined),
-      ]);
-      try {
-        // While the process outside runs, its child's pid cannot have been reused (a zombie).
-        if (pid !== undefined && !this.dead) process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
-      if (!this.dead) await exited;
-      clearTimeout(timer);
-    }
+    await endSandbox(this.spawned);
     // After a run, `supervise` has emptied the cgroup already, and its pid namespace is gone:
     // nothing can have entered it since (reading it again costs the kernel).
     if (!this.emptied) await this.cgroup.killAll().catch(() => undefined);

@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { STUB_PATH } from '../src/system-view.js';
-import { createMessage, inlineCreateMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
+import { createMessage } from '../src/stub-process.js';
+import { inlineCreateMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
 import type { ExecuteRequest } from '../src/executor.js';
 
 const dirs: string[] = [];

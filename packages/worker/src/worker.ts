@@ -75,7 +75,7 @@ export class Worker {
   /** Messages held now, each with the controller that cancels its job. */
   private readonly held = new Map<JsMsg, AbortController>();
   /** Held messages whose judging is not over (see `freeSlots`). */
-  private readonly judged = new Set<JsMsg>();
+  private readonly beingJudged = new Set<JsMsg>();
   private batch: ConsumerMessages | undefined;
   private slotFreed: (() => void) | undefined;
   private loops: Promise<void>[] = [];
@@ -217,7 +217,7 @@ export class Worker {
 
   /** Messages being judged now (at most one per slot). */
   get judging(): number {
-    return this.judged.size;
+    return this.beingJudged.size;
   }
 
   private async watchConnection(): Promise<void> {
@@ -230,7 +230,7 @@ export class Worker {
 
   private freeSlots(): number {
     const slots = this.ctx.config.runner.maxConcurrentJobs;
-    return Math.min(slots - this.judged.size, 2 * slots - this.held.size);
+    return Math.min(slots - this.beingJudged.size, 2 * slots - this.held.size);
   }
 
   private wakePullLoop(): void {
@@ -248,9 +248,9 @@ export class Worker {
   private accept(m: JsMsg): void {
     const controller = new AbortController();
     this.held.set(m, controller);
-    this.judged.add(m);
+    this.beingJudged.add(m);
     const onJudged = (): void => {
-      if (this.judged.delete(m)) this.wakePullLoop();
+      if (this.beingJudged.delete(m)) this.wakePullLoop();
     };
     void this.queue
       .add(() => handleMessage(this.ctx, m, controller.signal, onJudged))
