@@ -20,13 +20,33 @@
  *       startTime field 22 of the running one's /proc/<pid>/stat); nfds: 3
  *       (standard streams), 4 (+ a pipe the child writes on fd 3) or 5 (+ a pipe the child
  *       reads on fd 4).
+ *   H id ndirs dirs... <the fields of S after its id>                 hold a sandbox made ahead
+ *       as S with nfds 5 and `enter`, but the pipes stay here: the helper makes the directories
+ *       first (the cgroup the process joins) and removes them once it has ended, answers W when
+ *       the sandbox has told its first process's pid on fd 3, and runs it with R.
+ *   R id wallMs cpuMs cpuFile cpuKind outLimit errLimit errKill nwrites (path value)...
+ *     nprocs procs... nusage usage... ctlLen inLen, then ctlLen + inLen bytes   run a held one
+ *       writes each value to its (cgroup) file, notes the CPU time in cpuFile (cpuKind `n`: the
+ *       file is nanoseconds; `u`: its `usage_usec` line), writes the control bytes to fd 4 and
+ *       the input to fd 0, closing each after, and collects fds 1 and 2 up to their limits. It
+ *       kills the sandbox when the wall-clock time passes wallMs, the CPU time passes cpuMs (""
+ *       for none; polled), standard output passes outLimit bytes or standard error errLimit
+ *       (errKill 1; else only its first bytes are kept), or at C. Once the process has ended and
+ *       its output is read, the usage files are read, the directories removed, and R answers.
+ *   C id                                                             cancel a held one's run
  *   K id signal                                                      signal it, unless reaped
  *   D id                                                             the worker holds the pipes
- * Replies on standard output, one line each:
+ * Replies on standard output, one line each (R's followed by bytes):
  *   S id pid fd...   forked: the worker's ends of the pipes, to open via /proc/<helper>/fd/N
  *                    (its copies here are closed at D)
+ *   W id pid inner   a held sandbox is ready: inner is the host pid of its first process
  *   F id errno       could not start: fork failed (nothing follows) or exec failed (X follows)
- *   X id code signal ended (code -1 when killed by a signal)
+ *   X id code signal ended (code -1 when killed by a signal); for a held one, before any R
+ *   E id errno       a held one cannot run: it has ended, or a file could not be written (it
+ *                    is then killed; X follows)
+ *   R id code signal wallUs cpuNs killed outTotal errTotal outLen errLen nusage len...
+ *                    a held one's run ended (killed: - wall cpu output cancelled); then the
+ *                    kept output, the kept error and each usage file's text, of those lengths
  * A child that cannot join its cgroups, enter its network namespace or drop its privileges
  * writes `coderunner: cannot ...` on
  * its standard error and exits with status 125. The helper exits, killing what it started, when
@@ -49,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sched.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
@@ -56,6 +77,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,12 +93,24 @@
 #define MAX_FRAME (16 * 1024 * 1024)
 #define MAX_FDS 5
 
+struct run;
+
 struct child {
   char id[32];
   pid_t pid;           /* 0 once reaped */
   int held[MAX_FDS];   /* the worker's ends, until D */
   int nheld;
   int errfd;           /* tells an exec failure; -1 once the child exec'd or failed */
+  /* A sandbox held here (H): its pipes stay with the helper, which runs it (R). */
+  int kept;
+  int fd[MAX_FDS];     /* stdin, stdout, stderr, status, control; -1 once closed */
+  pid_t inner;         /* its first process, once told on the status pipe */
+  char status[128];
+  size_t status_len;
+  char **dirs;         /* removed once it has ended (its cgroup) */
+  int ndirs;
+  int code, signal;    /* how it ended, once reaped */
+  struct run *run;
 };
 
 static struct child *children;
@@ -158,7 +192,7 @@ static void release(struct child *c) {
 
 /* Forgets a child once it is reaped and the worker holds its pipes. */
 static void forget(struct child *c) {
-  if (c->pid != 0 || c->nheld != 0 || c->errfd >= 0) return;
+  if (c->pid != 0 || c->nheld != 0 || c->errfd >= 0 || c->kept) return;
   *c = children[--nchildren];
 }
 
@@ -448,8 +482,9 @@ static void child_main(const struct request *req, const int *ends, int errfd) {
   _exit(127);
 }
 
-static void start(const struct request *req) {
-  /* theirs[i]: the child's end of fd i; mine[i]: the worker's end. */
+/* 0 once started (a held one then owns `dirs`); -1 when it could not be (F said so). */
+static int start(const struct request *req, int kept, char **dirs, int ndirs) {
+  /* theirs[i]: the child's end of fd i; mine[i]: the worker's end (or this helper's, kept). */
   int theirs[MAX_FDS], mine[MAX_FDS], errpipe[2] = {-1, -1};
   int made = 0, error = 0;
   for (; made < req->nfds; made++) {
@@ -476,7 +511,7 @@ static void start(const struct request *req) {
     for (int i = 0; i < made; i++) close(mine[i]);
     if (errpipe[0] >= 0) close(errpipe[0]);
     reply("F %s %d\n", req->id, error);
-    return;
+    return -1;
   }
   if (nchildren == capchildren) {
     capchildren = capchildren ? capchildren * 2 : 16;
@@ -484,15 +519,27 @@ static void start(const struct request *req) {
     if (!children) die("realloc");
   }
   struct child *c = &children[nchildren++];
+  memset(c, 0, sizeof *c);
   snprintf(c->id, sizeof c->id, "%s", req->id);
   c->pid = pid;
+  c->errfd = errpipe[0];
+  if (kept) {
+    c->kept = 1;
+    for (int i = 0; i < MAX_FDS; i++) {
+      c->fd[i] = mine[i];
+      fcntl(mine[i], F_SETFL, O_NONBLOCK);
+    }
+    c->dirs = dirs;
+    c->ndirs = ndirs;
+    return 0;
+  }
   c->nheld = req->nfds;
   memcpy(c->held, mine, sizeof mine);
-  c->errfd = errpipe[0];
   char line[256];
   int n = snprintf(line, sizeof line, "S %s %d", req->id, (int)pid);
   for (int i = 0; i < req->nfds; i++) n += snprintf(line + n, sizeof line - (size_t)n, " %d", mine[i]);
   reply("%s\n", line);
+  return 0;
 }
 
 /* Whether the child's exec failed (F) or happened; called when its error pipe is readable. */
@@ -525,8 +572,416 @@ static long number(const char *text) {
   return errno || *end || end == text ? -1 : value;
 }
 
+/*
+ * Sandboxes held here (H) and their runs (R). The worker hands over a run's limits, files and
+ * input in one request and gets its outcome in one answer: a run's pipes, timers and cgroup
+ * files cost this small program a few system calls each, where they cost the worker's event
+ * loop several callbacks apiece.
+ */
+enum { FD_IN, FD_OUT, FD_ERR, FD_STATUS, FD_CONTROL };
+#define KILL_ROUNDS 200
+#define DRAIN_MS 1000
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static long long now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* A stream's bytes up to a cap, and how many there were in all. */
+struct capped {
+  char *buf;
+  size_t cap, len;
+  unsigned long long total;
+};
+
+/* Keeps what fits; whether the total is still within the cap. */
+static int capped_push(struct capped *c, const char *data, size_t n) {
+  c->total += n;
+  size_t room = c->cap - c->len;
+  if (room > 0) {
+    size_t part = n < room ? n : room;
+    if (!c->buf) c->buf = malloc(c->cap);
+    if (!c->buf) die("malloc");
+    memcpy(c->buf + c->len, data, part);
+    c->len += part;
+  }
+  return c->total <= c->cap;
+}
+
+struct run {
+  char *frame; /* the request, which the strings below point into */
+  long long started_us, deadline, next_cpu, drain_until;
+  long long cpu_limit_ns; /* -1: none */
+  int every_ms;
+  const char *cpu_file;
+  char cpu_kind;
+  long long cpu_base;
+  struct capped out, err;
+  int err_kill;
+  const char *ctl, *in;
+  size_t ctl_len, ctl_at, in_len, in_at;
+  char **usage;
+  int nusage;
+  const char *killed;
+  int exited;
+  long long wall_us;
+};
+
+/* A file's text (at most 64 KiB), NUL-terminated, or NULL; `len` gets its length. */
+static char *read_text(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 65536, have = 0;
+  char *text = malloc(cap + 1);
+  if (!text) die("malloc");
+  for (;;) {
+    ssize_t n = read(fd, text + have, cap - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    have += (size_t)n;
+    if (have == cap) break;
+  }
+  close(fd);
+  text[have] = '\0';
+  if (len) *len = have;
+  return text;
+}
+
+/* Writes a value to a control file (cgroupfs: it must exist); 0, or an errno. */
+static int write_value(const char *path, const char *value) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = strlen(value);
+  int error = write(fd, value, len) == (ssize_t)len ? 0 : (errno ? errno : EIO);
+  close(fd);
+  return error;
+}
+
+/* The cgroup's CPU time so far (ns), or -1. */
+static long long cpu_ns(const struct run *r) {
+  char *text = read_text(r->cpu_file, NULL);
+  if (!text) return -1;
+  long long value = -1;
+  if (r->cpu_kind == 'n') {
+    value = strtoll(text, NULL, 10);
+  } else {
+    char *line = strstr(text, "usage_usec ");
+    if (line) value = strtoll(line + 11, NULL, 10) * 1000;
+  }
+  free(text);
+  return value;
+}
+
+/* SIGKILLs every process listed in `dir`/cgroup.procs; how many there were. */
+static int kill_listed(const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  char *text = read_text(path, NULL);
+  if (!text) return 0;
+  int count = 0;
+  for (char *at = text, *end; *at; at = end) {
+    long pid = strtol(at, &end, 10);
+    if (end == at) break;
+    if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0) count++;
+  }
+  free(text);
+  return count;
+}
+
+/* Directories (cgroups) to remove once what was in them is gone, and how often that was tried. */
+struct pending_dir {
+  char *path;
+  int tries;
+};
+static struct pending_dir *pending;
+static size_t npending;
+
+/* Removes a cgroup, or keeps it to try again (its processes may still be leaving). */
+static void remove_dir(char *path) {
+  if (rmdir(path) == 0 || errno == ENOENT) {
+    free(path);
+    return;
+  }
+  struct pending_dir *grown = realloc(pending, (npending + 1) * sizeof *pending);
+  if (!grown) die("realloc");
+  pending = grown;
+  pending[npending++] = (struct pending_dir){path, 0};
+}
+
+/* Another try at the directories that could not be removed yet; whether any is left. */
+static int retry_dirs(void) {
+  for (size_t i = 0; i < npending;) {
+    struct pending_dir *d = &pending[i];
+    kill_listed(d->path);
+    if (rmdir(d->path) == 0 || errno == ENOENT || ++d->tries >= KILL_ROUNDS) {
+      if (d->tries >= KILL_ROUNDS) fprintf(stderr, "coderunner-spawn: cannot remove %s: %s\n", d->path, strerror(errno));
+      free(d->path);
+      *d = pending[--npending];
+      continue;
+    }
+    i++;
+  }
+  return npending > 0;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void free_run(struct run *r) {
+  if (!r) return;
+  free(r->out.buf);
+  free(r->err.buf);
+  free(r->usage);
+  free(r->frame);
+  free(r);
+}
+
+/* Removes a held sandbox's cgroup (once it has ended: before its end is told). */
+static void drop_dirs(struct child *c) {
+  for (int i = 0; i < c->ndirs; i++) remove_dir(c->dirs[i]);
+  free(c->dirs);
+  c->dirs = NULL;
+  c->ndirs = 0;
+}
+
+/* A held sandbox has ended and its end was told: its pipes, run and cgroup go. */
+static void release_kept(struct child *c) {
+  for (int i = 0; i < MAX_FDS; i++) close_fd(&c->fd[i]);
+  free_run(c->run);
+  c->run = NULL;
+  drop_dirs(c);
+  c->kept = 0;
+}
+
+/* Kills a held sandbox (its first process dies with the one outside, and the rest with it). */
+static void kill_run(struct child *c, const char *why) {
+  if (c->run && !c->run->killed) c->run->killed = why;
+  if (c->pid > 0) kill(c->pid, SIGKILL);
+}
+
+/* Reads the status pipe: once it tells the first process's pid, the sandbox is ready (W). */
+static void read_status(struct child *c) {
+  for (;;) {
+    size_t room = sizeof c->status - 1 - c->status_len;
+    ssize_t n = room ? read(c->fd[FD_STATUS], c->status + c->status_len, room) : 0;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) break;
+    c->status_len += (size_t)n;
+    c->status[c->status_len] = '\0';
+    char *at = strstr(c->status, "\"child-pid\":");
+    if (at && c->inner == 0 && strchr(at, '}')) {
+      c->inner = (pid_t)strtol(at + 12, NULL, 10);
+      if (c->inner > 0) reply("W %s %d %d\n", c->id, (int)c->pid, (int)c->inner);
+    }
+  }
+  close_fd(&c->fd[FD_STATUS]);
+}
+
+/* Writes what it can of `data` to a pipe, closing it at the end (or when nobody reads). */
+static void feed(int *fd, const char *data, size_t len, size_t *at) {
+  while (*fd >= 0 && *at < len) {
+    ssize_t n = write(*fd, data + *at, len - *at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0) break; /* EPIPE: the program did not read all of its input */
+    *at += (size_t)n;
+  }
+  close_fd(fd);
+}
+
+/* Reads what a pipe has (a bounded amount, so that a flood cannot starve the other runs). */
+static void drain(struct child *c, int which) {
+  static char chunk[65536];
+  struct run *r = c->run;
+  struct capped *into = which == FD_OUT ? &r->out : &r->err;
+  for (int round = 0; round < 16; round++) {
+    ssize_t n = read(c->fd[which], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      close_fd(&c->fd[which]);
+      return;
+    }
+    if (!capped_push(into, chunk, (size_t)n) && (which == FD_OUT || r->err_kill)) kill_run(c, "output");
+  }
+}
+
+/* The run's answer: the numbers, then the kept output, error and usage files' texts. */
+static void answer_run(struct child *c) {
+  struct run *r = c->run;
+  long long end = cpu_ns(r);
+  long long cpu = end >= 0 && r->cpu_base >= 0 ? end - r->cpu_base : -1;
+  if (cpu < 0 && end >= 0) cpu = end;
+  char **texts = calloc((size_t)r->nusage + 1, sizeof *texts);
+  size_t *lens = calloc((size_t)r->nusage + 1, sizeof *lens);
+  if (!texts || !lens) die("calloc");
+  char head[1024];
+  int n = snprintf(head, sizeof head, "R %s %d %d %lld %lld %s %llu %llu %zu %zu %d", c->id, c->code, c->signal,
+                   r->wall_us, cpu, r->killed ? r->killed : "-", r->out.total, r->err.total, r->out.len, r->err.len,
+                   r->nusage);
+  for (int i = 0; i < r->nusage; i++) {
+    texts[i] = read_text(r->usage[i], &lens[i]);
+    if (!texts[i]) lens[i] = 0;
+    n += snprintf(head + n, sizeof head - (size_t)n, " %zu", lens[i]);
+  }
+  n += snprintf(head + n, sizeof head - (size_t)n, "\n");
+  drop_dirs(c);
+  write_all(STDOUT_FILENO, head, (size_t)n);
+  if (r->out.len) write_all(STDOUT_FILENO, r->out.buf, r->out.len);
+  if (r->err.len) write_all(STDOUT_FILENO, r->err.buf, r->err.len);
+  for (int i = 0; i < r->nusage; i++) {
+    if (lens[i]) write_all(STDOUT_FILENO, texts[i], lens[i]);
+    free(texts[i]);
+  }
+  free(texts);
+  free(lens);
+}
+
+/*
+ * Moves a run on: limits while it runs; once it has ended, its cgroup emptied, its output read
+ * to the end (or DRAIN_MS passed), the answer. Returns how long the loop may sleep (ms, -1: no
+ * limit), and 0 after the run's child has been forgotten (`c` is then invalid).
+ */
+static long long step_run(struct child *c) {
+  struct run *r = c->run;
+  long long now = now_ms();
+  if (!r->exited) {
+    if (now >= r->deadline) kill_run(c, "wall");
+    if (r->cpu_limit_ns >= 0 && now >= r->next_cpu) {
+      long long used = cpu_ns(r);
+      if (used >= 0 && used - r->cpu_base > r->cpu_limit_ns) kill_run(c, "cpu");
+      r->next_cpu = now + r->every_ms;
+    }
+    long long wait = r->deadline - now;
+    if (r->cpu_limit_ns >= 0 && r->next_cpu - now < wait) wait = r->next_cpu - now;
+    return wait < 0 ? 0 : wait;
+  }
+  /*
+   * Whatever the program left behind (a stopped child, a daemon) was in its pid namespace, which
+   * ended with its first process; a process still leaving keeps its cgroup busy, and removing
+   * it (remove_dir) kills what is listed there until it can.
+   */
+  if (!r->drain_until) r->drain_until = now + DRAIN_MS;
+  if ((c->fd[FD_OUT] >= 0 || c->fd[FD_ERR] >= 0) && now < r->drain_until) return r->drain_until - now;
+  answer_run(c);
+  release_kept(c);
+  forget(c);
+  return 0;
+}
+
+/* One field of an R request, NUL-terminated, from `*at` on; NULL past the end. */
+static char *next_field(char **at, char *end) {
+  char *nul = *at < end ? memchr(*at, '\0', (size_t)(end - *at)) : NULL;
+  if (!nul) return NULL;
+  char *field = *at;
+  *at = nul + 1;
+  return field;
+}
+
+static void handle_run(char *frame, size_t len) {
+  char *copy = malloc(len ? len : 1);
+  if (!copy) die("malloc");
+  memcpy(copy, frame, len);
+  char *at = copy, *end = copy + len;
+  char *f[10];
+  for (int i = 0; i < 10; i++)
+    if (!(f[i] = next_field(&at, end))) die("malformed request");
+  /* f: R id wallMs cpuMs cpuFile cpuKind outLimit errLimit errKill nwrites */
+  const char *id = f[1];
+  long wall = number(f[2]), cpu = f[3][0] ? number(f[3]) : -2, out = number(f[6]), err = number(f[7]);
+  long nwrites = number(f[9]);
+  if (wall < 0 || cpu == -1 || out < 0 || err < 0 || nwrites < 0 || (f[5][0] != 'n' && f[5][0] != 'u'))
+    die("malformed request");
+  char **writes = calloc((size_t)nwrites * 2 + 1, sizeof *writes);
+  if (!writes) die("calloc");
+  for (long i = 0; i < nwrites * 2; i++)
+    if (!(writes[i] = next_field(&at, end))) die("malformed request");
+  char *count = next_field(&at, end);
+  long nusage = count ? number(count) : -1;
+  if (nusage < 0) die("malformed request");
+  char **usage = calloc((size_t)nusage + 1, sizeof *usage);
+  if (!usage) die("calloc");
+  for (long i = 0; i < nusage; i++)
+    if (!(usage[i] = next_field(&at, end))) die("malformed request");
+  char *ctl_len = next_field(&at, end), *in_len = next_field(&at, end);
+  long ctl_bytes = ctl_len ? number(ctl_len) : -1, in_bytes = in_len ? number(in_len) : -1;
+  if (ctl_bytes < 0 || in_bytes < 0 || end - at != ctl_bytes + in_bytes) die("malformed request");
+
+  struct child *c = find(id);
+  int error = !c || !c->kept || c->pid == 0 || c->inner == 0 ? ESRCH : c->run ? EBUSY : 0;
+  for (long i = 0; error == 0 && i < nwrites; i++) error = write_value(writes[2 * i], writes[2 * i + 1]);
+  free(writes);
+  if (error != 0) {
+    reply("E %s %d\n", id, error);
+    if (c && c->kept && !c->run) kill_run(c, "wall");
+    free(usage);
+    free(copy);
+    return;
+  }
+  struct run *r = calloc(1, sizeof *r);
+  if (!r) die("calloc");
+  r->frame = copy;
+  r->cpu_file = f[4];
+  r->cpu_kind = f[5][0];
+  r->cpu_limit_ns = cpu >= 0 ? (long long)cpu * 1000000 : -1;
+  r->every_ms = cpu >= 0 ? (int)(cpu / 5 < 10 ? 10 : cpu / 5 > 100 ? 100 : cpu / 5) : 0;
+  r->out.cap = (size_t)out;
+  r->err.cap = (size_t)err;
+  r->err_kill = f[8][0] == '1';
+  r->usage = usage;
+  r->nusage = (int)nusage;
+  r->ctl = at;
+  r->ctl_len = (size_t)ctl_bytes;
+  r->in = at + ctl_bytes;
+  r->in_len = (size_t)in_bytes;
+  /* cpu.stat cannot be reset; cpuacct.usage was, by one of the writes. */
+  r->cpu_base = r->cpu_kind == 'u' ? cpu_ns(r) : 0;
+  r->started_us = now_us();
+  long long now = now_ms();
+  r->deadline = now + wall;
+  r->next_cpu = now + r->every_ms;
+  c->run = r;
+  feed(&c->fd[FD_CONTROL], r->ctl, r->ctl_len, &r->ctl_at);
+  feed(&c->fd[FD_IN], r->in, r->in_len, &r->in_at);
+}
+
+/*
+ * A held sandbox was reaped: its run goes on to its answer, or, with none, X tells the end (the
+ * caller forgets it).
+ */
+static void kept_ended(struct child *c, int status) {
+  c->code = WIFSIGNALED(status) ? -1 : WEXITSTATUS(status);
+  c->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  if (c->fd[FD_STATUS] >= 0) read_status(c);
+  if (c->run) {
+    c->run->exited = 1;
+    c->run->wall_us = now_us() - c->run->started_us;
+    return;
+  }
+  drop_dirs(c);
+  reply("X %s %d %d\n", c->id, c->code, c->signal);
+  release_kept(c);
+}
+
+static void handle_start(char **f, int n, const char *id, int kept, char **dirs, int ndirs);
+
 static void handle(char *frame, size_t len) {
   enum { MAX_FIELDS = 65536 };
+  /* A run's request ends in bytes of any value: it is split by its counts. */
+  if (len >= 2 && frame[0] == 'R' && frame[1] == '\0') {
+    handle_run(frame, len);
+    return;
+  }
   static char *f[MAX_FIELDS];
   int n = fields(frame, len, f, MAX_FIELDS);
   if (n < 2) die("malformed request");
@@ -544,12 +999,36 @@ static void handle(char *frame, size_t len) {
     }
     return;
   }
-  if (strcmp(op, "S") != 0 || n < 9 || strlen(id) >= sizeof children->id) die("malformed request");
+  if (strcmp(op, "C") == 0 && n == 2) {
+    struct child *c = find(id);
+    if (c && c->run && !c->run->exited) kill_run(c, "cancelled");
+    return;
+  }
+  if (strlen(id) >= sizeof children->id) die("malformed request");
+  if (strcmp(op, "S") == 0) {
+    handle_start(f, n, id, 0, NULL, 0);
+    return;
+  }
+  long ndirs = strcmp(op, "H") == 0 && n > 2 ? number(f[2]) : -1;
+  if (ndirs < 0 || 3 + ndirs > n) die("malformed request");
+  char **dirs = calloc((size_t)ndirs + 1, sizeof *dirs);
+  if (!dirs) die("calloc");
+  for (long i = 0; i < ndirs; i++) {
+    dirs[i] = strdup(f[3 + i]);
+    if (!dirs[i]) die("strdup");
+  }
+  /* The fields of S follow, as if its id were the last dir. */
+  handle_start(f + 1 + ndirs, n - 1 - (int)ndirs, id, 1, dirs, (int)ndirs);
+}
+
+/* The fields of S from f[2] on (f[0] and f[1] being the op and id). */
+static void handle_start(char **f, int n, const char *id, int kept, char **dirs, int ndirs) {
+  if (n < 9) die("malformed request");
   struct request req = {.id = id, .cwd = f[2], .uid = f[3], .stack = f[4], .net = f[5], .enter = f[6], .netfd = -1};
   req.nfds = (int)number(f[7]);
   long nprocs = number(f[8]);
-  /* A sandbox entered tells its first process's pid on fd 3. */
-  int min_fds = req.enter[0] != '\0' ? 4 : 3;
+  /* A sandbox entered tells its first process's pid on fd 3; one held here has all five pipes. */
+  int min_fds = kept ? MAX_FDS : req.enter[0] != '\0' ? 4 : 3;
   if (req.nfds < min_fds || req.nfds > MAX_FDS || nprocs < 0 || 9 + nprocs >= n) die("malformed request");
   req.procs = &f[9];
   req.nprocs = (int)nprocs;
@@ -570,7 +1049,13 @@ static void handle(char *frame, size_t len) {
   memcpy(envp, &f[at + 2 + argc], (size_t)envc * sizeof *envp);
   req.argv = argv;
   req.envp = envp;
-  start(&req);
+  int error = 0;
+  for (int i = 0; i < ndirs && error == 0; i++)
+    if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) error = errno;
+  if (error == 0 && start(&req, kept, dirs, ndirs) == 0) dirs = NULL;
+  else if (error != 0) reply("F %s %d\n", id, error);
+  for (int i = 0; dirs && i < ndirs; i++) remove_dir(dirs[i]);
+  free(dirs);
   free(argv);
   free(envp);
 }
@@ -589,7 +1074,8 @@ static void reap(void) {
         close(c->errfd);
         c->errfd = -1;
       }
-      if (WIFSIGNALED(status)) reply("X %s -1 %d\n", c->id, WTERMSIG(status));
+      if (c->kept) kept_ended(c, status);
+      else if (WIFSIGNALED(status)) reply("X %s -1 %d\n", c->id, WTERMSIG(status));
       else reply("X %s %d 0\n", c->id, WEXITSTATUS(status));
       forget(c);
       break;
@@ -601,6 +1087,9 @@ int main(void) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("prctl");
   if (getppid() != parent) return 1;
+  /* What the sandboxes leave orphaned is reaped here (not by the host's init, which in a
+     container may be a program that never reaps). */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("prctl");
   signal(SIGPIPE, SIG_IGN);
   FILE *cap = fopen("/proc/sys/kernel/cap_last_cap", "r");
   if (cap) {
@@ -622,29 +1111,58 @@ int main(void) {
   size_t np = 0;
   if (!buf) die("malloc");
   for (;;) {
-    if (np < nchildren + 2) {
-      np = nchildren + 16;
+    /* Each child may bring its exec-error pipe and, held with a run, four more. */
+    if (np < 6 * nchildren + 2) {
+      np = 6 * nchildren + 16;
       p = realloc(p, np * sizeof *p);
       if (!p) die("realloc");
+    }
+    /* The runs' next deadlines (a run that has just ended may answer, and its child go, first). */
+    long long timeout = npending > 0 ? 5 : -1;
+    for (size_t i = nchildren; i-- > 0;) {
+      if (!children[i].run) continue;
+      long long wait = step_run(&children[i]);
+      if (wait >= 0 && (timeout < 0 || wait < timeout)) timeout = wait;
     }
     p[0] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
     p[1] = (struct pollfd){sfd, POLLIN, 0};
     nfds_t count = 2;
-    for (size_t i = 0; i < nchildren; i++)
-      if (children[i].errfd >= 0) p[count++] = (struct pollfd){children[i].errfd, POLLIN, 0};
-    if (poll(p, count, -1) < 0) {
+    for (size_t i = 0; i < nchildren; i++) {
+      struct child *c = &children[i];
+      if (c->errfd >= 0) p[count++] = (struct pollfd){c->errfd, POLLIN, 0};
+      if (!c->kept) continue;
+      if (c->fd[FD_STATUS] >= 0) p[count++] = (struct pollfd){c->fd[FD_STATUS], POLLIN, 0};
+      if (!c->run) continue;
+      if (c->fd[FD_CONTROL] >= 0) p[count++] = (struct pollfd){c->fd[FD_CONTROL], POLLOUT, 0};
+      if (c->fd[FD_IN] >= 0) p[count++] = (struct pollfd){c->fd[FD_IN], POLLOUT, 0};
+      if (c->fd[FD_OUT] >= 0) p[count++] = (struct pollfd){c->fd[FD_OUT], POLLIN, 0};
+      if (c->fd[FD_ERR] >= 0) p[count++] = (struct pollfd){c->fd[FD_ERR], POLLIN, 0};
+    }
+    if (poll(p, count, (int)timeout) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
     for (nfds_t k = 2; k < count; k++) {
       if (!p[k].revents) continue;
       for (size_t i = 0; i < nchildren; i++) {
-        if (children[i].errfd != p[k].fd) continue;
-        check_exec(&children[i]);
-        forget(&children[i]);
+        struct child *c = &children[i];
+        if (c->errfd == p[k].fd) {
+          check_exec(c);
+          forget(c);
+          break;
+        }
+        if (!c->kept) continue;
+        if (c->fd[FD_STATUS] == p[k].fd) read_status(c);
+        else if (c->run && c->fd[FD_CONTROL] == p[k].fd)
+          feed(&c->fd[FD_CONTROL], c->run->ctl, c->run->ctl_len, &c->run->ctl_at);
+        else if (c->run && c->fd[FD_IN] == p[k].fd) feed(&c->fd[FD_IN], c->run->in, c->run->in_len, &c->run->in_at);
+        else if (c->run && c->fd[FD_OUT] == p[k].fd) drain(c, FD_OUT);
+        else if (c->run && c->fd[FD_ERR] == p[k].fd) drain(c, FD_ERR);
+        else continue;
         break;
       }
     }
+    if (npending > 0) retry_dirs();
     if (p[1].revents & POLLIN) {
       struct signalfd_siginfo info;
       while (read(sfd, &info, sizeof info) > 0) {
@@ -678,5 +1196,9 @@ int main(void) {
     if (children[i].pid > 0) kill(children[i].pid, SIGKILL);
   for (size_t i = 0; i < nchildren; i++)
     if (children[i].pid > 0) waitpid(children[i].pid, NULL, 0);
+  /* The cgroups of the sandboxes held here, emptied (a try or so: the worker sweeps the rest). */
+  for (size_t i = 0; i < nchildren; i++)
+    if (children[i].kept) release_kept(&children[i]);
+  for (int round = 0; round < 20 && retry_dirs(); round++) usleep(5000);
   return 0;
 }

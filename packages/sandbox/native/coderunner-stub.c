@@ -3,10 +3,10 @@
  *
  * It is started inside the sandbox (as the sandbox user, in /box) and reads two messages on
  * fd 4, each a list of NUL-terminated fields ended by an empty field:
- *   1. `d<dir>` and `f<file>`: make these in /box (files empty; the host copies the contents
- *      in), then answer `C` on standard output; `c<mode> <length> <file>` followed by that many
- *      bytes: a file with these contents and mode (octal); `q`: no answer (the host sends both
- *      messages at once when it has nothing to copy in);
+ *   1. `d<dir>` and `f<file>`: make these in /box (files empty), then answer `C` on standard
+ *      output; `c<mode> <length> <file>` followed by that many bytes: a file with these
+ *      contents and mode (octal), written as they come (of any length); `q`: no answer (the
+ *      host sends both messages at once);
  *   2. `s<KiB|unlimited>` the stack limit, `e<NAME=value>` the environment, `a<arg>` argv:
  *      close fd 4 and exec the program (argv[0] looked up in the PATH given, like execvp).
  * Anything else, or a failure, ends it with status 125 before its program (`C` never comes; a
@@ -104,10 +104,27 @@ static void read_more(void) {
   }
 }
 
+/* The second message's fields stay in the buffer until the exec: it is not moved then. */
+static int keep_fields;
+
+/* Moves what is left to read to the start of the buffer. */
+static void compact(void) {
+  long n = filled - pos;
+  for (long i = 0; i < n; i++) buf[i] = buf[pos + i];
+  filled = n;
+  pos = 0;
+}
+
 /* The next field on the control fd; the empty field ends a message. */
 static char *field(void) {
   for (long i = pos;; i++) {
-    if (i == filled) read_more();
+    if (i == filled) {
+      if (filled == BUF_SIZE && !keep_fields) {
+        i -= pos;
+        compact();
+      }
+      read_more();
+    }
     if (buf[i] == 0) {
       char *f = buf + pos;
       pos = i + 1;
@@ -116,12 +133,18 @@ static char *field(void) {
   }
 }
 
-/* `n` more bytes of the message, in the buffer from `pos`. */
-static char *bytes(unsigned long n) {
-  while ((unsigned long)(filled - pos) < n) read_more();
-  char *at = buf + pos;
-  pos += (long)n;
-  return at;
+/* Up to `n` more bytes of the message (at least one), from `*at`; the buffer is reused once read. */
+static unsigned long some_bytes(unsigned long n, char **at) {
+  if (pos == filled) {
+    /* Everything read so far has been used (no field read before is needed any more). */
+    pos = filled = 0;
+    read_more();
+  }
+  unsigned long have = (unsigned long)(filled - pos);
+  if (have > n) have = n;
+  *at = buf + pos;
+  pos += (long)have;
+  return have;
 }
 
 /* A number in `base` up to the character `end`; moves `s` past it. */
@@ -137,19 +160,24 @@ static unsigned long number(char **s, unsigned base, char end) {
   return n;
 }
 
-/* `c<mode> <length> <name>`, then the contents. */
+/* `c<mode> <length> <name>`, then the contents, written as they come (any length). */
 static void make_file_with_contents(char *f) {
   unsigned long mode = number(&f, 8, ' ');
   unsigned long size = number(&f, 10, ' ');
-  if (mode > 07777 || size > BUF_SIZE || !*f) leave(FAIL_EXIT);
+  if (mode > 07777 || !*f) leave(FAIL_EXIT);
   long fd = sys(__NR_openat, AT_FDCWD, (long)f, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) files_failed();
-  for (char *data = bytes(size); size > 0;) {
-    long n = sys(__NR_write, fd, (long)data, (long)size, 0);
-    if (n == -EINTR) continue;
-    if (n <= 0) files_failed();
-    data += n;
-    size -= (unsigned long)n;
+  while (size > 0) {
+    char *data;
+    unsigned long chunk = some_bytes(size, &data);
+    size -= chunk;
+    while (chunk > 0) {
+      long n = sys(__NR_write, fd, (long)data, (long)chunk, 0);
+      if (n == -EINTR) continue;
+      if (n <= 0) files_failed();
+      data += n;
+      chunk -= (unsigned long)n;
+    }
   }
   if (sys(__NR_fchmod, fd, (long)mode, 0, 0) < 0) files_failed();
   sys(__NR_close, fd, 0, 0, 0);
@@ -233,6 +261,8 @@ static long run(void) {
 
 __attribute__((noreturn, used)) void stub_main(void) {
   if (make_files() && sys(__NR_write, 1, (long)"C", 1, 0) != 1) leave(FAIL_EXIT);
+  compact();
+  keep_fields = 1;
 
   int argc = 0, envc = 0;
   struct rlimit64 stack = {0, 0};

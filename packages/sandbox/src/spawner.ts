@@ -66,6 +66,138 @@ export interface EnterSandbox {
 
 type Stream = Socket | null;
 
+/** A run in a sandbox the helper holds: its limits, and what the helper does with its cgroup. */
+export interface HeldRunRequest {
+  /** The cgroup's control files and values, written in order before the run. */
+  writes: readonly (readonly [string, string])[];
+  cpuFile: string;
+  cpuKind: 'n' | 'u';
+  /** Files read once the run has ended (their texts come back in `usageTexts`). */
+  usageFiles: readonly string[];
+  /** What the sandbox reads on fd 4 (the stub's messages), then on its standard input. */
+  control: Buffer;
+  stdin: Buffer;
+  wallLimitMs: number;
+  cpuLimitMs?: number;
+  stdoutLimit: number;
+  stderrLimit: number;
+  stderrOverflow: 'kill' | 'keep';
+  signal?: AbortSignal;
+}
+
+/** How a held sandbox's run ended, as the helper saw it. */
+export interface HeldRunOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  wallMs: number;
+  /** The cgroup's CPU time over the run (ns); -1 when it could not be read. */
+  cpuNs: number;
+  killedFor: 'wall' | 'cpu' | 'output' | 'cancelled' | undefined;
+  stdout: Buffer;
+  stderr: Buffer;
+  stdoutBytes: number;
+  stderrBytes: number;
+  usageTexts: string[];
+}
+
+/**
+ * A sandbox the helper started and holds (its pipes stay with the helper), waiting for the one
+ * run it serves: see H and R in native/coderunner-spawn.c.
+ */
+export class HeldSandbox {
+  /** The host pid of the sandbox's first process once it is ready; undefined if it ended first. */
+  readonly ready: Promise<number | undefined>;
+  /** Settles when it has ended (after its run's outcome, if it had a run). */
+  readonly ended: Promise<void>;
+  private settleReady: (pid: number | undefined) => void = () => undefined;
+  private settleEnded: () => void = () => undefined;
+  private done = false;
+  /** The helper ended first: what it was to remove once the sandbox ended is not removed. */
+  private lost = false;
+  private pending: { resolve: (o: HeldRunOutcome) => void; reject: (e: Error) => void } | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly send: (fields: readonly string[], tail?: readonly Buffer[]) => void,
+  ) {
+    this.ready = new Promise((resolve) => (this.settleReady = resolve));
+    this.ended = new Promise((resolve) => (this.settleEnded = resolve));
+  }
+
+  get exited(): boolean {
+    return this.done;
+  }
+
+  /** Whether it ended with the helper, which then did not remove its directories. */
+  get orphaned(): boolean {
+    return this.lost;
+  }
+
+  /** Runs it: one request, one answer. Rejects when it cannot (it ended, or a write failed). */
+  run(request: HeldRunRequest): Promise<HeldRunOutcome> {
+    if (this.done) return Promise.reject(new SandboxError('SANDBOX_START_FAILED', 'the sandbox has ended'));
+    if (this.pending)
+      return Promise.reject(new SandboxError('SANDBOX_START_FAILED', 'the sandbox is running'));
+    const outcome = new Promise<HeldRunOutcome>((resolve, reject) => (this.pending = { resolve, reject }));
+    const onAbort = (): void => this.send(['C', this.id]);
+    request.signal?.addEventListener('abort', onAbort);
+    void outcome.finally(() => request.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
+    this.send(
+      [
+        'R',
+        this.id,
+        String(Math.max(0, Math.ceil(request.wallLimitMs))),
+        request.cpuLimitMs === undefined ? '' : String(Math.max(0, Math.ceil(request.cpuLimitMs))),
+        request.cpuFile,
+        request.cpuKind,
+        String(request.stdoutLimit),
+        String(request.stderrLimit),
+        request.stderrOverflow === 'kill' ? '1' : '0',
+        String(request.writes.length),
+        ...request.writes.flat(),
+        String(request.usageFiles.length),
+        ...request.usageFiles,
+        String(request.control.length),
+        String(request.stdin.length),
+      ],
+      [request.control, request.stdin],
+    );
+    if (request.signal?.aborted) onAbort();
+    return outcome;
+  }
+
+  /** Kills it (and its run): what was in it goes with its first process. */
+  kill(): void {
+    if (!this.done) this.send(['K', this.id, String(osConstants.signals.SIGKILL)]);
+  }
+
+  /** @internal */
+  becameReady(inner: number): void {
+    this.settleReady(inner);
+  }
+
+  /** @internal It ended: with its run's outcome, or without one (`error`: with the helper). */
+  end(outcome?: HeldRunOutcome, error?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.lost = error !== undefined;
+    this.settleReady(undefined);
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending && outcome) pending.resolve(outcome);
+    else
+      pending?.reject(error ?? new SandboxError('SANDBOX_START_FAILED', 'the sandbox ended before its run'));
+    this.settleEnded();
+  }
+
+  /** @internal The run could not start (E): the sandbox is being killed. */
+  refuse(errno: number): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(new SandboxError('SANDBOX_START_FAILED', `the sandbox cannot run: ${errnoName(errno)}`));
+  }
+}
+
 /** A process started by the helper: the parts of `ChildProcess` the launcher uses. */
 export class HostProcess extends EventEmitter {
   pid: number | undefined;
@@ -144,19 +276,22 @@ export class HostProcess extends EventEmitter {
   }
 }
 
-function frame(fields: readonly string[]): Buffer {
+/** A request: its length, its NUL-terminated fields, then any bytes (`tail`) counted in them. */
+function frame(fields: readonly string[], tail: readonly Buffer[] = []): Buffer {
   const body = Buffer.from(fields.map((field) => `${field}\0`).join(''));
   const head = Buffer.alloc(4);
-  head.writeUInt32LE(body.length);
-  return Buffer.concat([head, body]);
+  head.writeUInt32LE(body.length + tail.reduce((sum, part) => sum + part.length, 0));
+  return Buffer.concat([head, body, ...tail]);
 }
 
 const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
+const errnoName = (errno: number): string => errnoNames.get(errno) ?? `errno ${errno}`;
+const killReasons = new Set(['wall', 'cpu', 'output', 'cancelled']);
 
-/** A running helper and what it said that is not a whole line yet. */
+/** A running helper and what it said that is not a whole answer yet. */
 interface Helper {
   process: ChildProcess;
-  buffered: string;
+  buffered: Buffer;
 }
 
 function launchHelper(path: string): ChildProcess {
@@ -165,6 +300,7 @@ function launchHelper(path: string): ChildProcess {
 
 export class Spawner {
   private readonly live = new Map<string, HostProcess>();
+  private readonly held = new Map<string, HeldSandbox>();
   private serial = 0;
   private helper: Helper | undefined;
   private closed = false;
@@ -180,10 +316,9 @@ export class Spawner {
 
   /** Takes a helper process on: its answers, and its end. */
   private attach(helperProcess: ChildProcess): void {
-    const helper: Helper = { process: helperProcess, buffered: '' };
+    const helper: Helper = { process: helperProcess, buffered: Buffer.alloc(0) };
     this.helper = helper;
-    helperProcess.stdout?.setEncoding('utf8');
-    helperProcess.stdout?.on('data', (chunk: string) => this.read(helper, chunk));
+    helperProcess.stdout?.on('data', (chunk: Buffer) => this.read(helper, chunk));
     helperProcess.stdin?.on('error', () => undefined);
     const ended = (why: string): void => {
       if (this.helper !== helper) return;
@@ -197,6 +332,8 @@ export class Spawner {
         for (const stream of child.stdio) stream?.destroy();
       }
       this.live.clear();
+      for (const sandbox of this.held.values()) sandbox.end(undefined, error);
+      this.held.clear();
     };
     helperProcess.once('exit', (code, signal) => ended(signal ?? `status ${code}`));
     helperProcess.once('error', (error) => ended(error.message));
@@ -233,18 +370,25 @@ export class Spawner {
       });
       return child;
     }
-    if (!this.helper) {
-      this.restarts++;
-      this.attach(launchHelper(this.path));
-    }
+    this.ensureHelper();
     this.live.set(id, child);
+    this.send(['S', id, ...this.startFields(request)]);
+    return child;
+  }
+
+  private ensureHelper(): void {
+    if (this.helper) return;
+    this.restarts++;
+    this.attach(launchHelper(this.path));
+  }
+
+  /** The fields of S (and H) after the id. */
+  private startFields(request: SpawnRequest): string[] {
     const fds = request.controlFd ? 5 : request.statusFd || request.enter ? 4 : 3;
     const { enter } = request;
     const env = Object.entries(request.env).map(([name, value]) => `${name}=${value}`);
     const procs = request.procsFiles ?? [];
-    this.send([
-      'S',
-      id,
+    return [
       request.cwd,
       request.uid === undefined ? '' : String(request.uid),
       String(request.stackKb),
@@ -257,8 +401,26 @@ export class Spawner {
       ...request.argv,
       String(env.length),
       ...env,
-    ]);
-    return child;
+    ];
+  }
+
+  /**
+   * Starts a sandbox made from a running one (`request.enter`) that the helper holds with its
+   * pipes, after making `dirs` (the cgroup it joins, removed once it has ended), for one run.
+   */
+  hold(request: SpawnRequest & { enter: EnterSandbox }, dirs: readonly string[]): HeldSandbox {
+    const id = String(++this.serial);
+    const sandbox = new HeldSandbox(id, (fields, tail) => this.send(fields, tail));
+    if (this.closed) {
+      queueMicrotask(() =>
+        sandbox.end(undefined, new SandboxError('SANDBOX_START_FAILED', 'the spawn helper is closed')),
+      );
+      return sandbox;
+    }
+    this.ensureHelper();
+    this.held.set(id, sandbox);
+    this.send(['H', id, String(dirs.length), ...dirs, ...this.startFields({ ...request, controlFd: true })]);
+    return sandbox;
   }
 
   /** Runs a command to its end, its output unread; resolves with its exit status (null if none). */
@@ -288,21 +450,75 @@ export class Spawner {
     clearTimeout(timer);
   }
 
-  private send(fields: readonly string[]): void {
-    this.helper?.process.stdin?.write(frame(fields));
+  private send(fields: readonly string[], tail?: readonly Buffer[]): void {
+    this.helper?.process.stdin?.write(frame(fields, tail));
   }
 
-  private read(helper: Helper, chunk: string): void {
-    helper.buffered += chunk;
-    let newline;
-    while ((newline = helper.buffered.indexOf('\n')) >= 0) {
-      const line = helper.buffered.slice(0, newline);
-      helper.buffered = helper.buffered.slice(newline + 1);
-      this.answer(helper, line.split(' '));
+  /** Answers are lines; R's line is followed by the bytes its numbers count. */
+  private read(helper: Helper, chunk: Buffer): void {
+    let buffered = helper.buffered.length > 0 ? Buffer.concat([helper.buffered, chunk]) : chunk;
+    for (;;) {
+      const newline = buffered.indexOf(10);
+      if (newline < 0) break;
+      const words = buffered.toString('latin1', 0, newline).split(' ');
+      let end = newline + 1;
+      if (words[0] === 'R') {
+        // R id code signal wallUs cpuNs killed outTotal errTotal outLen errLen nusage len...
+        const lengths = [words[9], words[10], ...words.slice(12)].map(Number);
+        end += lengths.reduce((sum, n) => sum + n, 0);
+        if (buffered.length < end) break;
+        this.ranHeld(words, lengths, buffered.subarray(newline + 1, end));
+      } else this.answer(helper, words);
+      buffered = buffered.subarray(end);
     }
+    // What remains is copied, so that the chunk it came in can be let go.
+    helper.buffered = Buffer.from(buffered);
+  }
+
+  private ranHeld(words: string[], lengths: number[], bytes: Buffer): void {
+    const sandbox = this.held.get(words[1] ?? '');
+    if (!sandbox) return;
+    this.held.delete(sandbox.id);
+    const [code = -1, signal = 0, wallUs = 0, cpuNs = -1] = words.slice(2, 6).map(Number);
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const length of lengths) {
+      parts.push(bytes.subarray(at, at + length));
+      at += length;
+    }
+    const [stdout = Buffer.alloc(0), stderr = Buffer.alloc(0), ...usage] = parts;
+    const killed = words[6] ?? '-';
+    sandbox.end({
+      exitCode: code >= 0 ? code : null,
+      signal: signal > 0 ? signalName(signal) : null,
+      wallMs: wallUs / 1000,
+      cpuNs,
+      killedFor: killReasons.has(killed) ? (killed as HeldRunOutcome['killedFor']) : undefined,
+      // Copies: the answer's buffer holds other runs' bytes too.
+      stdout: Buffer.from(stdout),
+      stderr: Buffer.from(stderr),
+      stdoutBytes: Number(words[7]),
+      stderrBytes: Number(words[8]),
+      usageTexts: usage.map((text) => text.toString('utf8')),
+    });
+  }
+
+  /** W, E, F and X for a held sandbox; false for any other. */
+  private answerHeld(kind: string | undefined, id: string, numbers: number[]): boolean {
+    const sandbox = this.held.get(id);
+    if (!sandbox) return false;
+    if (kind === 'W') sandbox.becameReady(numbers[1] ?? 0);
+    else if (kind === 'E') sandbox.refuse(numbers[0] ?? 0);
+    // F: it could not start (an X may follow, once its process has gone: nothing to wait for).
+    else if (kind === 'X' || kind === 'F') {
+      this.held.delete(id);
+      sandbox.end();
+    }
+    return true;
   }
 
   private answer(helper: Helper, [kind, id = '', ...rest]: string[]): void {
+    if (this.answerHeld(kind, id, rest.map(Number))) return;
     const child = this.live.get(id);
     if (!child) return;
     const numbers = rest.map(Number);

@@ -9,50 +9,35 @@
  * submission finds it ready), and a uid gets a new sandbox only once its last one is gone, so no
  * uid ever has a waiting sandbox beside a program.
  *
- * A run goes: limits written to the cgroup → the cgroup's counters reset → one message with the
- * run's files (their contents in it, up to INLINE_BYTES in all) and one with the program
- * (environment, stack limit, argv) sent at once → the stub writes the files in /box (as the
- * sandbox user: a file created there by the host's root would have no owner inside, and the
- * kernel refuses it) and execs the program. With larger files: the stub makes them empty and
- * answers `C` on standard output → the host copies the contents in through `/proc/<pid>/root` (no
- * program has run in this sandbox yet, so nothing in it can be a trap) → counters reset → the
- * program's message.
+ * The spawn helper holds these sandboxes, their pipes and cgroups (`Spawner.hold`), and runs each
+ * in one request: it writes the limits to the cgroup and resets its counters, sends the stub one
+ * message with the run's files (their contents in it) and the program (environment, stack limit,
+ * argv) — the stub writes the files in /box as the sandbox user (a file created there by the
+ * host's root would have no owner inside, and the kernel refuses it) and execs the program —
+ * feeds the input, enforces the limits and answers with the outcome and the cgroup's figures.
+ * Done here, the pipes, timers and cgroup files of every run were most of this process's work.
  */
-import { copyFileSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { ExecuteRequest } from './executor.js';
 import { BaseSandboxes } from './base-sandbox.js';
 import type { BwrapIsolation, WorkFile } from './isolation.js';
 import { argvOf, SANDBOX_UID, SANDBOX_WORK_DIR } from './isolation.js';
-import { runLimitsOf, spawnHost, supervise, type LaunchOutcome, type Spawned } from './launcher.js';
-import type { Spawner } from './spawner.js';
-import {
-  createMessage,
-  endSandbox,
-  stubAnswer,
-  stubMessage,
-  WarmUnavailable,
-  type Placement,
-} from './stub-process.js';
+import type { LaunchOutcome } from './launcher.js';
+import type { HeldSandbox, Spawner } from './spawner.js';
+import { stubMessage, WarmUnavailable, type Placement } from './stub-process.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
 
-/** The most the stub takes in its two messages together (BUF_SIZE in coderunner-stub.c). */
+/** The most the stub takes in its second message (BUF_SIZE in coderunner-stub.c). */
 const STUB_INPUT_BYTES = 256 * 1024;
 /** How the stub ends when it cannot make the run's files (FAIL_EXIT, FILES_FAILED there). */
 const STUB_FAILED_EXIT = 125;
 const STUB_FILES_FAILED = "coderunner: cannot make the run's files\n";
 
-/**
- * Files of a run up to this size in all are sent to the stub with the run (it writes them), so
- * that the run need not wait for the stub to make them and answer before the host copies them in.
- */
-const INLINE_BYTES = 128 * 1024;
-/** Files of a run copied in rather than bound; more or larger go the cold way, with binds. */
+/** Files of a run sent to the stub; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
-/** The host's root file system, which a sandbox's work dir must not be. */
-const HOST_ROOT_DEV = statSync('/').dev;
 /** The first back-off after a waiting sandbox died (ms); it doubles while that goes on. */
 const BACKOFF_MS = 10;
 
@@ -83,13 +68,10 @@ export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): 
   return inputs.every((input) => visit(input.host, input.name)) ? placement : undefined;
 }
 
-/** How a run goes into a sandbox made ahead: its files, and the stub's two messages. */
+/** How a run goes into a sandbox made ahead: the stub's two messages, the files' contents in the first. */
 export interface WarmPlan {
   placement: Placement;
-  create: Buffer;
-  program: Buffer;
-  /** The files' contents are in `create`: both messages go at once, with no answer to wait for. */
-  inline: boolean;
+  message: Buffer;
 }
 
 /**
@@ -120,16 +102,8 @@ export function programMessage(request: ExecuteRequest): Buffer | undefined {
 /** The stub's messages for a run, or undefined when it could not take them (the run goes cold). */
 export function stubPlan(placement: Placement, request: ExecuteRequest): WarmPlan | undefined {
   const program = programMessage(request);
-  if (!program) return undefined;
-  const fits = (create: Buffer): boolean => create.length + program.length <= STUB_INPUT_BYTES;
-  const bytes = placement.files.reduce((sum, file) => sum + file.size, 0);
-  if (bytes <= INLINE_BYTES) {
-    const create = inlineCreateMessage(placement);
-    if (fits(create)) return { placement, create, program, inline: true };
-  }
-  const create = createMessage(placement);
-  // More than the stub can take would end it after its answer, as if the program had failed.
-  return fits(create) ? { placement, create, program, inline: false } : undefined;
+  if (!program || program.length > STUB_INPUT_BYTES) return undefined;
+  return { placement, message: Buffer.concat([inlineCreateMessage(placement), program]) };
 }
 
 /** Which of its slot's two uids a sandbox runs as. */
@@ -137,31 +111,22 @@ type Lane = 0 | 1;
 
 class WarmSandbox {
   private taken = false;
-  /** A run ended in it and left its cgroup empty. */
-  private emptied = false;
 
   constructor(
     readonly slot: number,
     readonly lane: Lane,
     readonly cgroup: RunCgroup,
-    private readonly spawned: Spawned,
+    private readonly held: HeldSandbox,
     /** Called when the sandbox ends while it waits (killed, or it could not start). */
     onDeathWhileWaiting: () => void,
   ) {
-    spawned.child.once('exit', () => {
+    void held.ended.then(() => {
       if (!this.taken) onDeathWhileWaiting();
     });
   }
 
-  private control(message: Buffer, end = false): void {
-    const pipe = this.spawned.child.stdio[4] as NodeJS.WritableStream | null;
-    if (!pipe) throw new WarmUnavailable('the sandbox has no control pipe');
-    if (end) pipe.end(message);
-    else pipe.write(message);
-  }
-
   get isDead(): boolean {
-    return this.spawned.child.exited;
+    return this.held.exited;
   }
 
   /** Marks the sandbox as taken for a run: its end is then the run's business. */
@@ -171,50 +136,55 @@ class WarmSandbox {
   }
 
   async run(request: ExecuteRequest, plan: WarmPlan): Promise<LaunchOutcome> {
-    if (this.isDead || this.spawned.child.failure)
+    if (this.isDead || (await this.held.ready) === undefined)
       throw new WarmUnavailable('the sandbox ended before its program');
-    const pid = await this.spawned.childPid;
-    if (pid === undefined) throw new WarmUnavailable('the sandbox did not start');
-    await this.cgroup.setLimits({ memoryBytes: request.memoryBytes, pids: request.pids });
-    if (plan.inline) {
-      // The stub's writing of the files counts in the run (a few microseconds, and their pages).
-      await this.cgroup.resetUsage();
-      this.control(Buffer.concat([plan.create, plan.program]), true);
-    } else await this.copyIn(pid, plan);
-    const outcome = await supervise(this.spawned, { ...runLimitsOf(request), cgroup: this.cgroup });
-    this.emptied = true;
+    const script = this.cgroup.script({ memoryBytes: request.memoryBytes, pids: request.pids });
+    let ran;
+    try {
+      ran = await this.held.run({
+        ...script,
+        control: plan.message,
+        stdin: typeof request.stdin === 'string' ? Buffer.from(request.stdin) : request.stdin,
+        wallLimitMs: request.wallLimitMs,
+        cpuLimitMs: request.cpuLimitMs,
+        stdoutLimit: request.stdoutLimit,
+        stderrLimit: request.stderrLimit,
+        stderrOverflow: request.stderrOverflow,
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+    } catch (error) {
+      throw new WarmUnavailable(`the sandbox could not run: ${(error as Error).message}`);
+    }
     // The stub could not make the files (it says so): not the program's doing.
     if (
-      outcome.exitCode === STUB_FAILED_EXIT &&
-      outcome.stdoutBytes === 0 &&
-      outcome.stderr.toString() === STUB_FILES_FAILED
+      ran.exitCode === STUB_FAILED_EXIT &&
+      ran.stdoutBytes === 0 &&
+      ran.stderr.toString() === STUB_FILES_FAILED
     )
       throw new WarmUnavailable("the sandbox could not make the run's files");
-    return outcome;
+    const usage = this.cgroup.usageOf(ran.usageTexts, ran.cpuNs);
+    return {
+      exitCode: ran.exitCode,
+      signal: ran.signal,
+      stdout: ran.stdout,
+      stderr: ran.stderr,
+      stdoutBytes: ran.stdoutBytes,
+      stderrBytes: ran.stderrBytes,
+      wallMs: ran.wallMs,
+      cpuMs: ran.cpuNs >= 0 ? ran.cpuNs / 1e6 : null,
+      memoryPeakKb: Math.ceil(usage.memoryPeakBytes / 1024),
+      oomKilled: usage.oomKilled,
+      killedFor: ran.killedFor,
+      started: true,
+    };
   }
 
-  /** The files made empty by the stub, their contents copied in from here, the program sent. */
-  private async copyIn(pid: number, { placement, create, program }: WarmPlan): Promise<void> {
-    this.control(create);
-    await stubAnswer(this.spawned, 'the sandbox');
-    const box = `/proc/${pid}/root${SANDBOX_WORK_DIR}`;
-    // The stub answered from inside, so this is the sandbox's own tmpfs, not a host path.
-    if (statSync(box).dev === HOST_ROOT_DEV) throw new WarmUnavailable('the sandbox has no work dir');
-    try {
-      for (const file of placement.files) copyFileSync(file.host, `${box}/${file.name}`);
-    } catch (error) {
-      throw new WarmUnavailable(`cannot copy the run's files in: ${(error as Error).message}`);
-    }
-    await this.cgroup.resetUsage();
-    this.control(program, true);
-  }
-
-  /** Ends the sandbox (see `endSandbox`) and removes its cgroup. */
+  /** Ends the sandbox; the helper removes its cgroup, unless the helper ended first. */
   async destroy(): Promise<void> {
-    await endSandbox(this.spawned);
-    // After a run, `supervise` has emptied the cgroup already, and its pid namespace is gone:
-    // nothing can have entered it since (reading it again costs the kernel).
-    if (!this.emptied) await this.cgroup.killAll().catch(() => undefined);
+    this.held.kill();
+    await this.held.ended;
+    if (!this.held.orphaned) return;
+    await this.cgroup.killAll().catch(() => undefined);
     await this.cgroup.remove().catch(() => undefined);
   }
 }
@@ -319,30 +289,24 @@ export class WarmPool {
     lane: Lane,
     onDeath: (sandbox: WarmSandbox) => void,
   ): Promise<WarmSandbox> {
-    const cgroup = await this.cgroups.create(this.runName(slot, 'w'));
-    try {
-      const { workDirBytes, tmpBytes } = this.spec;
-      const base = await this.bases.process(slot, lane);
-      const spawned = spawnHost(
-        this.spawner,
-        {
-          argv: [SANDBOX_STUB_PATH],
-          env: {},
-          cwd: SANDBOX_WORK_DIR,
-          uid: SANDBOX_UID,
-          enter: { ...base, hostUid: this.isolation.uidOf(slot, lane), workDirBytes, tmpBytes },
-          stackKb: 'unlimited',
-          statusFd: true,
-          cgroup,
-        },
-        true,
-      );
-      const sandbox: WarmSandbox = new WarmSandbox(slot, lane, cgroup, spawned, () => onDeath(sandbox));
-      return sandbox;
-    } catch (error) {
-      await cgroup.remove().catch(() => undefined);
-      throw error;
-    }
+    const { workDirBytes, tmpBytes } = this.spec;
+    const base = await this.bases.process(slot, lane);
+    // The helper makes the cgroup, and removes it once the sandbox has ended.
+    const cgroup = this.cgroups.open(this.runName(slot, 'w'));
+    const held = this.spawner.hold(
+      {
+        argv: [SANDBOX_STUB_PATH],
+        env: {},
+        cwd: SANDBOX_WORK_DIR,
+        uid: SANDBOX_UID,
+        enter: { ...base, hostUid: this.isolation.uidOf(slot, lane), workDirBytes, tmpBytes },
+        stackKb: 'unlimited',
+        procsFiles: cgroup.procsFiles,
+      },
+      cgroup.dirs,
+    );
+    const sandbox: WarmSandbox = new WarmSandbox(slot, lane, cgroup, held, () => onDeath(sandbox));
+    return sandbox;
   }
 
   /** Destroys every sandbox made ahead; makes no more. */

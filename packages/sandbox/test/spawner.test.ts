@@ -3,7 +3,7 @@
  * get (arguments, environment, directory, pipes, cgroups joined, limits, the slot's uid with no
  * capabilities) and how failures and the helper's own end are told.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -150,6 +150,39 @@ describe('the spawn helper', () => {
     expect(host.code).toBe(JOIN_FAILED_EXIT);
     expect(host.stderr).toMatch(/^coderunner: cannot enter the sandbox's namespace: user: /);
     expect(host.stdout).toBe('');
+  });
+
+  it('holds a sandbox in directories it makes, and removes them when it could not start', async () => {
+    const dirs = [join(dir, 'held-a'), join(dir, 'held-b')];
+    const held = spawner.hold(
+      {
+        argv: ['/bin/true'],
+        env: {},
+        cwd: '/box',
+        uid: 1000,
+        stackKb: 'unlimited',
+        enter: { pid: process.pid, startTime: 1, hostUid: 62990, workDirBytes: 1 << 20, tmpBytes: 1 << 20 },
+      },
+      dirs,
+    );
+    expect(await held.ready).toBeUndefined();
+    await held.ended;
+    expect(held.exited).toBe(true);
+    await expect(
+      held.run({
+        writes: [],
+        cpuFile: '/nonexistent',
+        cpuKind: 'n',
+        usageFiles: [],
+        control: Buffer.alloc(0),
+        stdin: Buffer.alloc(0),
+        wallLimitMs: 1000,
+        stdoutLimit: 10,
+        stderrLimit: 10,
+        stderrOverflow: 'kill',
+      }),
+    ).rejects.toThrow('the sandbox has ended');
+    for (const path of dirs) expect(existsSync(path)).toBe(false);
   });
 
   it('turns core dumps off and sets the stack limit', async () => {

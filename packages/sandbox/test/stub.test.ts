@@ -153,9 +153,29 @@ describe('the stub of sandboxes made ahead', () => {
     expect(readFileSync(join(run.cwd, 'lib', 'data'))).toEqual(data);
     expect(statSync(join(run.cwd, 'run.sh')).mode & 0o7777).toBe(0o750);
     expect(statSync(join(run.cwd, 'lib', 'data')).mode & 0o7777).toBe(0o640);
-    // A run's plan carries its files when they are small, and is sent at once.
-    const plan = stubPlan(placement, request(['./run.sh'], {}));
-    expect(plan?.inline).toBe(true);
+    // A run's plan is both messages at once, the files in the first.
+    const program = programMessage(request(['./run.sh'], {}))!;
+    expect(stubPlan(placement, request(['./run.sh'], {}))?.message).toEqual(Buffer.concat([create, program]));
+  });
+
+  it('writes files larger than its buffer as they come, then reads the program after them', async () => {
+    const host = mkdtempSync(join(tmpdir(), 'stub-large-'));
+    dirs.push(host);
+    // Odd sizes, so that headers and contents straddle the ends of its 256 KiB buffer.
+    const big = Buffer.alloc(1_234_567);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+    writeFileSync(join(host, 'big'), big);
+    writeFileSync(join(host, 'small'), 'tail');
+    writeFileSync(join(host, 'big2'), big.subarray(0, 300_001));
+    const placement = placementOf(
+      ['big', 'small', 'big2'].map((name) => ({ host: join(host, name), name })),
+    )!;
+    const plan = stubPlan(placement, request(['/usr/bin/md5sum', 'big', 'small', 'big2'], {}))!;
+    const run = await runStub([plan.message], true);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    for (const name of ['big', 'small', 'big2'])
+      expect(readFileSync(join(run.cwd, name))).toEqual(readFileSync(join(host, name)));
+    expect(run.stdout.split('\n').filter(Boolean)).toHaveLength(3);
   });
 
   it('ends with 125 before any program on bad or missing input', async () => {
@@ -189,8 +209,8 @@ describe('the stub of sandboxes made ahead', () => {
     const none = { dirs: [], files: [] };
     expect(programMessage(request(['a\0b'], {}))).toBeUndefined();
     expect(programMessage(request(['true'], { SMALL: 'x' }))?.toString()).toBe('s8192\0eSMALL=x\0atrue\0\0');
-    // Sized so that the two messages fill the stub's buffer exactly, then one byte more (in
-    // several variables: the kernel takes none over 128 KiB).
+    // Sized so that the program's message fills the stub's buffer exactly, then one byte more
+    // (in several variables: the kernel takes none over 128 KiB).
     const env = (last: number): Record<string, string> => ({
       A: 'x'.repeat(60_000),
       B: 'x'.repeat(60_000),
@@ -198,13 +218,15 @@ describe('the stub of sandboxes made ahead', () => {
       D: 'x'.repeat(last),
     });
     const argv = ['/usr/bin/printf', 'ok'];
-    const fixed = createMessage(none).length + programMessage(request(argv, env(0)))!.length;
+    const fixed = programMessage(request(argv, env(0)))!.length;
+    const program = programMessage(request(argv, env(256 * 1024 - fixed)))!;
+    expect(program.length).toBe(256 * 1024);
     const plan = stubPlan(none, request(argv, env(256 * 1024 - fixed)));
-    expect(plan && plan.create.length + plan.program.length).toBe(256 * 1024);
+    expect(plan?.message).toEqual(Buffer.concat([inlineCreateMessage(none), program]));
     expect(stubPlan(none, request(argv, env(256 * 1024 - fixed + 1)))).toBeUndefined();
-    const run = await runStub([plan!.create, plan!.program]);
-    expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 0, stdout: 'Cok' });
-    const over = await runStub([plan!.create, Buffer.concat([Buffer.from('eX=1\0'), plan!.program])]);
+    const run = await runStub([plan!.message], true);
+    expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 0, stdout: 'ok' });
+    const over = await runStub([createMessage(none), Buffer.concat([Buffer.from('eX=1\0'), program])]);
     expect(over.code).toBe(125);
     expect(existsSync(STUB_PATH)).toBe(true);
   });

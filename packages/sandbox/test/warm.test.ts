@@ -3,6 +3,7 @@
  * work dir, the slot's two uids take turns, a dead one is replaced and its run goes the cold way, the engine leaves none behind
  * when it closes, and with them off every run is made cold.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -150,6 +151,136 @@ describe('with sandboxes made ahead', () => {
     await engine.close();
     await until(() => slotProcesses().length === 0);
     expect(warmCgroups()).toEqual([]);
+  });
+});
+
+describe('a run in a sandbox made ahead, which the spawn helper supervises', () => {
+  let engine: Engine;
+  let dispose: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ engine, dispose } = await testEngine({ uidBase: UID_BASE }));
+    await until(bothWaiting);
+  });
+  afterAll(() => dispose());
+
+  /** Judges in a sandbox made ahead: the run must not have gone the cold way. */
+  async function warmJudge(
+    ...args: Parameters<typeof submission>
+  ): Promise<Awaited<ReturnType<Engine['judge']>>> {
+    await until(bothWaiting);
+    const before = engine.warmStats;
+    const result = await engine.judge(submission(...args));
+    const runs = result.tests.filter((t) => t.status !== 'skipped').length;
+    expect(engine.warmStats).toEqual({ served: before.served + runs, fellBack: before.fellBack });
+    return result;
+  }
+
+  it('enforces the CPU, wall-clock, memory and output limits', async () => {
+    const spin = await warmJudge('c', 'int main(void){for(volatile long i=0;;i++);}', undefined, {
+      limits: { timeInMs: 300 },
+    });
+    expect(spin.tests[0]?.status).toBe('time_limit_exceeded');
+    // Killed for its CPU time (polled), long before the wall-clock limit (6 s).
+    expect(spin.tests[0]?.timeUsedInMs).toBeGreaterThanOrEqual(300);
+    expect(spin.tests[0]?.wallTimeInMs).toBeLessThan(1500);
+    const sleep = await warmJudge(
+      'c',
+      '#include <unistd.h>\nint main(void){sleep(30);return 0;}',
+      undefined,
+      {
+        limits: { wallTimeInMs: 400 },
+      },
+    );
+    expect(sleep.tests[0]?.status).toBe('time_limit_exceeded');
+    expect(sleep.tests[0]?.wallTimeInMs).toBeGreaterThanOrEqual(400);
+    expect(sleep.tests[0]?.wallTimeInMs).toBeLessThan(3000);
+    const memory = await warmJudge(
+      'c',
+      '#include <stdlib.h>\nint main(void){volatile char*p=malloc(200<<20);for(long i=0;i<(200<<20);i+=4096)p[i]=1;return 0;}',
+      undefined,
+      { limits: { memoryInKb: 32 * 1024 } },
+    );
+    expect(memory.tests[0]?.status).toBe('memory_limit_exceeded');
+    const flood = await warmJudge('c', '#include <stdio.h>\nint main(void){for(;;)putchar(65);}', undefined, {
+      limits: { outputInKb: 64 },
+    });
+    expect(flood.tests[0]?.status).toBe('output_limit_exceeded');
+    expect(flood.tests[0]?.output).toBe('A'.repeat(64 * 1024));
+  });
+
+  it('feeds a large input while it collects the output, and does not wait on input left unread', async () => {
+    const input = Array.from({ length: 40_000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+    // Echoed, it passes the output limit (64 KiB) while the input is still being written.
+    const echo = await warmJudge('python', 'import sys\nsys.stdout.write(sys.stdin.read())', [
+      { id: 'echo', input },
+    ]);
+    expect(echo.tests[0]?.status).toBe('output_limit_exceeded');
+    expect(echo.tests[0]?.output).toBe(input.slice(0, 64 * 1024));
+    const cat = await warmJudge(
+      'python',
+      'import sys,hashlib\ndata=sys.stdin.buffer.read()\nprint(len(data), hashlib.md5(data).hexdigest())',
+      [{ id: 'md5', input }],
+    );
+    expect(cat.tests[0]?.output.trim()).toBe(
+      `${Buffer.byteLength(input)} ${createHash('md5').update(input).digest('hex')}`,
+    );
+    const ignore = await warmJudge('python', 'print("done")', [
+      { id: 'ignore', input, expectOutput: 'done' },
+    ]);
+    expect(ignore.tests[0]?.status).toBe('success');
+  });
+
+  it('gets files larger than the stub’s buffer whole', async () => {
+    const content = Array.from({ length: 70_000 }, (_, i) => `${i}`).join(',');
+    expect(content.length).toBeGreaterThan(256 * 1024);
+    const result = await warmJudge(
+      'python',
+      'import hashlib\ndata=open("data.txt","rb").read()\nprint(len(data), hashlib.md5(data).hexdigest())',
+      undefined,
+      { files: [{ name: 'data.txt', content, encoding: 'utf8' }] },
+    );
+    expect(result.tests[0]?.output.trim()).toBe(
+      `${content.length} ${createHash('md5').update(content).digest('hex')}`,
+    );
+  });
+
+  it('goes the cold way when the helper dies during the run', async () => {
+    await until(bothWaiting);
+    const before = engine.warmStats;
+    const judged = engine.judge(
+      submission(
+        'c',
+        '#include <stdio.h>\n#include <unistd.h>\nint main(void){usleep(300000);puts("ok");return 0;}',
+        [{ id: 'a', input: '', expectOutput: 'ok' }],
+      ),
+    );
+    await until(() => programUids('main').length > 0);
+    const helper = (
+      engine as unknown as { executor: { spawner: { helper?: { process: { kill(s: string): void } } } } }
+    ).executor.spawner.helper;
+    helper?.process.kill('SIGKILL');
+    const result = await judged;
+    expect(result.status).toBe('success');
+    expect(engine.warmStats).toEqual({ served: before.served, fellBack: before.fellBack + 1 });
+    // A new helper makes new sandboxes, and runs are served from them again.
+    await warmJudge('c', '#include <stdio.h>\nint main(void){puts("ok");return 0;}', [
+      { id: 'a', input: '', expectOutput: 'ok' },
+    ]);
+  });
+
+  it('kills the run when the job is cancelled', async () => {
+    await until(bothWaiting);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    await expect(
+      engine.judge(submission('c', '#include <unistd.h>\nint main(void){sleep(30);return 0;}'), {
+        signal: controller.signal,
+      }),
+    ).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(programUids('main')).toEqual([]);
   });
 });
 

@@ -16,10 +16,30 @@ export interface CgroupUsage {
   oomKilled: boolean;
 }
 
+/**
+ * The files the spawn helper reads and writes for a run in a sandbox it holds (`Spawner.hold`),
+ * instead of this process.
+ */
+export interface CgroupFileScript {
+  /** Control files and their values, written in this order before the run: limits, then resets. */
+  writes: [path: string, value: string][];
+  /** The cgroup's CPU time: `n`, the file is nanoseconds; `u`, its `usage_usec` line. */
+  cpuFile: string;
+  cpuKind: 'n' | 'u';
+  /** Read once the run has ended, for `usageOf`. */
+  usageFiles: string[];
+}
+
 /** One run's cgroup (in every hierarchy that serves it, under cgroup v1). */
 export interface RunCgroup {
   /** Files a process writes its pid into to join the cgroup. */
   readonly procsFiles: readonly string[];
+  /** Its directories (one per v1 hierarchy), for a helper that makes and removes them. */
+  readonly dirs: readonly string[];
+  /** How a helper sets a fresh cgroup's limits, resets its counters and measures the run. */
+  script(limits: CgroupLimits): CgroupFileScript;
+  /** The usage from the texts of the script's `usageFiles` and the run's CPU time. */
+  usageOf(texts: readonly string[], cpuNs: number): CgroupUsage;
   /** Sets (or changes) the limits. */
   setLimits(limits: CgroupLimits): Promise<void>;
   /**

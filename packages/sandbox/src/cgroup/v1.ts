@@ -1,8 +1,9 @@
 /** cgroup v1: one directory per run in each of the memory, pids and cpuacct hierarchies. */
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { access, readdir } from 'node:fs/promises';
 import { keyedValue, killLoop, mkdirIfMissing, readText, removeDir, writeControl } from './fs-util.js';
-import type { CgroupLimits, CgroupManager, CgroupUsage, RunCgroup } from './types.js';
+import type { CgroupFileScript, CgroupLimits, CgroupManager, CgroupUsage, RunCgroup } from './types.js';
 
 /** Mount points of the v1 hierarchies the engine uses. */
 export interface V1Mounts {
@@ -13,6 +14,7 @@ export interface V1Mounts {
 
 class V1RunCgroup implements RunCgroup {
   readonly procsFiles: readonly string[];
+  readonly dirs: readonly string[];
 
   constructor(
     private readonly memory: string,
@@ -23,7 +25,32 @@ class V1RunCgroup implements RunCgroup {
     private memoryLimit?: number,
   ) {
     // Distinct directories only: cpuacct may share a hierarchy with another controller.
-    this.procsFiles = [...new Set([memory, pids, cpuacct])].map((dir) => join(dir, 'cgroup.procs'));
+    this.dirs = [...new Set([memory, pids, cpuacct])];
+    this.procsFiles = this.dirs.map((dir) => join(dir, 'cgroup.procs'));
+  }
+
+  script(limits: CgroupLimits): CgroupFileScript {
+    const memory = String(limits.memoryBytes);
+    // A fresh cgroup's memory+swap limit is the highest: memory goes first (see setLimits).
+    return {
+      writes: [
+        [join(this.memory, 'memory.limit_in_bytes'), memory],
+        ...(this.memsw
+          ? [[join(this.memory, 'memory.memsw.limit_in_bytes'), memory] as [string, string]]
+          : []),
+        [join(this.pids, 'pids.max'), String(limits.pids)],
+        [join(this.cpuacct, 'cpuacct.usage'), '0'],
+        [join(this.memory, 'memory.max_usage_in_bytes'), '0'],
+      ],
+      cpuFile: join(this.cpuacct, 'cpuacct.usage'),
+      cpuKind: 'n',
+      usageFiles: [join(this.memory, 'memory.max_usage_in_bytes'), join(this.memory, 'memory.oom_control')],
+    };
+  }
+
+  usageOf([peak = '', oom = '']: readonly string[], cpuNs: number): CgroupUsage {
+    // memory.failcnt is unreliable here (it stays 0 when memsw equals the limit): use oom_kill.
+    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: (keyedValue(oom, 'oom_kill') ?? 0) > 0 };
   }
 
   async setLimits(limits: CgroupLimits): Promise<void> {
@@ -57,8 +84,7 @@ class V1RunCgroup implements RunCgroup {
       readText(join(this.memory, 'memory.max_usage_in_bytes')),
       readText(join(this.memory, 'memory.oom_control')),
     ]);
-    // memory.failcnt is unreliable here (it stays 0 when memsw equals the limit): use oom_kill.
-    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: (keyedValue(oom, 'oom_kill') ?? 0) > 0 };
+    return this.usageOf([peak, oom], cpuNs);
   }
 
   async killAll(): Promise<void> {
@@ -105,11 +131,13 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   open(name: string): RunCgroup {
+    // Whether swap is accounted shows at the hierarchy's root as well.
+    this.memswChecked ??= existsSync(join(this.mounts.memory, 'memory.memsw.limit_in_bytes'));
     return new V1RunCgroup(
       this.dir('memory', name),
       this.dir('pids', name),
       this.dir('cpuacct', name),
-      this.memswChecked ?? false,
+      this.memswChecked,
     );
   }
 

@@ -1,4 +1,5 @@
 /** cgroup v2: one directory per run under the engine's parent, with memory and pids enabled. */
+import { existsSync } from 'node:fs';
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -10,7 +11,7 @@ import {
   removeDir,
   writeControl,
 } from './fs-util.js';
-import type { CgroupLimits, CgroupManager, CgroupUsage, RunCgroup } from './types.js';
+import type { CgroupFileScript, CgroupLimits, CgroupManager, CgroupUsage, RunCgroup } from './types.js';
 
 const exists = (path: string): Promise<boolean> =>
   access(path).then(
@@ -18,13 +19,46 @@ const exists = (path: string): Promise<boolean> =>
     () => false,
   );
 
+/** Which of the optional control files a run cgroup has (the same for every one of a parent). */
+interface V2Files {
+  swapMax: boolean;
+  oomGroup: boolean;
+  /** memory.peak, from Linux 5.19; before that, memory.current. */
+  peak: 'memory.peak' | 'memory.current';
+}
+
 class V2RunCgroup implements RunCgroup {
   readonly procsFiles: readonly string[];
+  readonly dirs: readonly string[];
   /** CPU time at the last `resetUsage` (cpu.stat cannot be reset). */
   private cpuBaseNs = 0;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly files: () => V2Files,
+  ) {
     this.procsFiles = [join(dir, 'cgroup.procs')];
+    this.dirs = [dir];
+  }
+
+  script(limits: CgroupLimits): CgroupFileScript {
+    const { swapMax, oomGroup, peak } = this.files();
+    // The helper counts CPU time from the run's start itself (cpu.stat cannot be reset).
+    return {
+      writes: [
+        [join(this.dir, 'memory.max'), String(limits.memoryBytes)],
+        ...(swapMax ? [[join(this.dir, 'memory.swap.max'), '0'] as [string, string]] : []),
+        ...(oomGroup ? [[join(this.dir, 'memory.oom.group'), '1'] as [string, string]] : []),
+        [join(this.dir, 'pids.max'), String(limits.pids)],
+      ],
+      cpuFile: join(this.dir, 'cpu.stat'),
+      cpuKind: 'u',
+      usageFiles: [join(this.dir, peak), join(this.dir, 'memory.events')],
+    };
+  }
+
+  usageOf([peak = '', events = '']: readonly string[], cpuNs: number): CgroupUsage {
+    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: (keyedValue(events, 'oom_kill') ?? 0) > 0 };
   }
 
   async setLimits(limits: CgroupLimits): Promise<void> {
@@ -56,7 +90,7 @@ class V2RunCgroup implements RunCgroup {
     const peak = await readText(join(this.dir, 'memory.peak')).catch(() =>
       readText(join(this.dir, 'memory.current')),
     );
-    return { cpuNs, memoryPeakBytes: Number(peak), oomKilled: (keyedValue(events, 'oom_kill') ?? 0) > 0 };
+    return this.usageOf([peak, events], cpuNs);
   }
 
   async killAll(): Promise<void> {
@@ -98,8 +132,20 @@ export async function prepareV2Parent(root: string, parentName: string): Promise
 
 export class CgroupV2Manager implements CgroupManager {
   readonly version = 2;
+  private files: V2Files | undefined;
 
   constructor(readonly location: string) {}
+
+  /** The optional files, as the parent shows them (it has the same controllers enabled). */
+  private readonly filesOf = (): V2Files => {
+    const has = (name: string): boolean => existsSync(join(this.location, name));
+    this.files ??= {
+      swapMax: has('memory.swap.max'),
+      oomGroup: has('memory.oom.group'),
+      peak: has('memory.peak') ? 'memory.peak' : 'memory.current',
+    };
+    return this.files;
+  };
 
   async existing(): Promise<string[]> {
     const entries = await readdir(this.location, { withFileTypes: true }).catch(() => []);
@@ -107,13 +153,13 @@ export class CgroupV2Manager implements CgroupManager {
   }
 
   open(name: string): RunCgroup {
-    return new V2RunCgroup(join(this.location, name));
+    return new V2RunCgroup(join(this.location, name), this.filesOf);
   }
 
   async create(name: string, limits?: CgroupLimits): Promise<RunCgroup> {
     const dir = join(this.location, name);
     await mkdirIfMissing(dir);
-    const cgroup = new V2RunCgroup(dir);
+    const cgroup = new V2RunCgroup(dir, this.filesOf);
     try {
       if (limits) await cgroup.setLimits(limits);
     } catch (error) {
