@@ -301,6 +301,7 @@ function launchHelper(path: string): ChildProcess {
 export class Spawner {
   private readonly live = new Map<string, HostProcess>();
   private readonly held = new Map<string, HeldSandbox>();
+  private outgoing: Buffer[] = [];
   private serial = 0;
   private helper: Helper | undefined;
   private closed = false;
@@ -323,6 +324,8 @@ export class Spawner {
     const ended = (why: string): void => {
       if (this.helper !== helper) return;
       this.helper = undefined;
+      // Requests not yet written were for it: another helper must not start what they ask.
+      this.outgoing = [];
       // What it had started is lost; the next spawn starts a new helper.
       const error = new SandboxError('SANDBOX_START_FAILED', `the spawn helper ended (${why})`);
       for (const child of this.live.values()) {
@@ -444,14 +447,28 @@ export class Spawner {
     const helperProcess = this.helper?.process;
     if (!helperProcess || helperProcess.exitCode !== null || helperProcess.signalCode !== null) return;
     const exited = new Promise((resolve) => helperProcess.once('exit', resolve));
+    this.flush();
     helperProcess.stdin?.end();
     const timer = setTimeout(() => helperProcess.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(timer);
   }
 
+  /**
+   * Queues a request; those of one turn of the event loop are written together (a run's request
+   * and the next sandbox's come in the same turn): each write wakes the helper.
+   */
   private send(fields: readonly string[], tail?: readonly Buffer[]): void {
-    this.helper?.process.stdin?.write(frame(fields, tail));
+    if (!this.helper) return;
+    this.outgoing.push(frame(fields, tail));
+    if (this.outgoing.length === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const frames = this.outgoing;
+    this.outgoing = [];
+    if (frames.length > 0)
+      this.helper?.process.stdin?.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   /** Answers are lines; R's line is followed by the bytes its numbers count. */
