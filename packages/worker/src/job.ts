@@ -1,6 +1,6 @@
 /**
  * One submission, from message to acknowledgement:
- * validate → `accepted` → compile → for each test: run, `test` → `final` → ackAck (the events
+ * validate → `accepted` → compile → for each test: run, `test` → `final` → ack (the events
  * before the final are stored in order while the judging goes on; the final waits for them).
  * A malformed message gets an `invalid_submission` final (or a dead letter without an id) and is
  * terminated. A fault of our own is handed back with a delay (nak), and on the last delivery
@@ -114,7 +114,9 @@ async function judge(
   }
   const final = judgedFinal(ctx, base, result);
   const { duplicate } = await channel.publish(final);
-  await m.ackAck();
+  // Not confirmed (no ackAck round trip): should the ack be lost, the redelivery finds the final
+  // stored and is acknowledged without being judged again.
+  m.ack();
   const durationMs = Date.now() - started;
   ctx.metrics.jobs.inc({ verdict: result.status });
   ctx.metrics.jobDuration.observe(durationMs / 1000);
