@@ -22,8 +22,8 @@
  *       reads on fd 4).
  *   H id ndirs dirs... <the fields of S after its id>                 hold a sandbox made ahead
  *       as S with nfds 5 and `enter`, but the pipes stay here: the helper makes the directories
- *       first (the cgroup the process joins) and removes them once it has ended, answers W when
- *       the sandbox has told its first process's pid on fd 3, and runs it with R.
+ *       first (the cgroup the process joins) and removes them once it has ended, and runs it with
+ *       R (a run asked for before the sandbox has told its first process's pid on fd 3 waits).
  *   R id wallMs cpuMs cpuFile cpuKind outLimit errLimit errKill nwrites (path value)...
  *     nprocs procs... nusage usage... ctlLen inLen, then ctlLen + inLen bytes   run a held one
  *       writes each value to its (cgroup) file, notes the CPU time in cpuFile (cpuKind `n`: the
@@ -39,11 +39,10 @@
  * Replies on standard output, one line each (R's followed by bytes):
  *   S id pid fd...   forked: the worker's ends of the pipes, to open via /proc/<helper>/fd/N
  *                    (its copies here are closed at D)
- *   W id pid inner   a held sandbox is ready: inner is the host pid of its first process
  *   F id errno       could not start: fork failed (nothing follows) or exec failed (X follows)
  *   X id code signal ended (code -1 when killed by a signal); for a held one, before any R
- *   E id errno       a held one cannot run: it has ended, or a file could not be written (it
- *                    is then killed; X follows)
+ *   E id errno       a held one cannot run: it has ended (or ends before it is ready), or a
+ *                    file could not be written (it is then killed); X follows its end
  *   R id code signal wallUs cpuNs killed outTotal errTotal outLen errLen nusage len...
  *                    a held one's run ended (killed: - wall cpu output cancelled); then the
  *                    kept output, the kept error and each usage file's text, of those lengths
@@ -617,6 +616,10 @@ static int capped_push(struct capped *c, const char *data, size_t n) {
 
 struct run {
   char *frame; /* the request, which the strings below point into */
+  int started; /* once the sandbox was ready: until then the run waits */
+  long wall_ms;
+  char **writes;
+  long nwrites;
   long long started_us, deadline, next_cpu, drain_until;
   long long cpu_limit_ns; /* -1: none */
   int every_ms;
@@ -741,6 +744,7 @@ static void free_run(struct run *r) {
   free(r->out.buf);
   free(r->err.buf);
   free(r->usage);
+  free(r->writes);
   free(r->frame);
   free(r);
 }
@@ -764,11 +768,13 @@ static void release_kept(struct child *c) {
 
 /* Kills a held sandbox (its first process dies with the one outside, and the rest with it). */
 static void kill_run(struct child *c, const char *why) {
-  if (c->run && !c->run->killed) c->run->killed = why;
+  if (c->run && !c->run->killed && why) c->run->killed = why;
   if (c->pid > 0) kill(c->pid, SIGKILL);
 }
 
-/* Reads the status pipe: once it tells the first process's pid, the sandbox is ready (W). */
+static void start_run(struct child *c);
+
+/* Reads the status pipe: once it tells the first process's pid, the sandbox is ready for its run. */
 static void read_status(struct child *c) {
   for (;;) {
     size_t room = sizeof c->status - 1 - c->status_len;
@@ -781,7 +787,7 @@ static void read_status(struct child *c) {
     char *at = strstr(c->status, "\"child-pid\":");
     if (at && c->inner == 0 && strchr(at, '}')) {
       c->inner = (pid_t)strtol(at + 12, NULL, 10);
-      if (c->inner > 0) reply("W %s %d %d\n", c->id, (int)c->pid, (int)c->inner);
+      if (c->inner > 0 && c->pid > 0 && c->run && !c->run->started) start_run(c);
     }
   }
   close_fd(&c->fd[FD_STATUS]);
@@ -854,6 +860,7 @@ static void answer_run(struct child *c) {
  */
 static long long step_run(struct child *c) {
   struct run *r = c->run;
+  if (!r->started) return -1;
   long long now = now_ms();
   if (!r->exited) {
     if (now >= r->deadline) kill_run(c, "wall");
@@ -888,6 +895,33 @@ static char *next_field(char **at, char *end) {
   return field;
 }
 
+/*
+ * Starts a held sandbox's run: the cgroup's files written (its limits, its counters reset), the
+ * stub's message and the input fed. A file that cannot be written refuses the run (E) and kills
+ * the sandbox.
+ */
+static void start_run(struct child *c) {
+  struct run *r = c->run;
+  int error = 0;
+  for (long i = 0; error == 0 && i < r->nwrites; i++) error = write_value(r->writes[2 * i], r->writes[2 * i + 1]);
+  if (error != 0) {
+    reply("E %s %d\n", c->id, error);
+    free_run(r);
+    c->run = NULL;
+    kill_run(c, NULL);
+    return;
+  }
+  r->started = 1;
+  /* cpu.stat cannot be reset; cpuacct.usage was, by one of the writes. */
+  r->cpu_base = r->cpu_kind == 'u' ? cpu_ns(r) : 0;
+  r->started_us = now_us();
+  long long now = now_ms();
+  r->deadline = now + r->wall_ms;
+  r->next_cpu = now + r->every_ms;
+  feed(&c->fd[FD_CONTROL], r->ctl, r->ctl_len, &r->ctl_at);
+  feed(&c->fd[FD_IN], r->in, r->in_len, &r->in_at);
+}
+
 static void handle_run(char *frame, size_t len) {
   char *copy = malloc(len ? len : 1);
   if (!copy) die("malloc");
@@ -918,12 +952,10 @@ static void handle_run(char *frame, size_t len) {
   if (ctl_bytes < 0 || in_bytes < 0 || end - at != ctl_bytes + in_bytes) die("malformed request");
 
   struct child *c = find(id);
-  int error = !c || !c->kept || c->pid == 0 || c->inner == 0 ? ESRCH : c->run ? EBUSY : 0;
-  for (long i = 0; error == 0 && i < nwrites; i++) error = write_value(writes[2 * i], writes[2 * i + 1]);
-  free(writes);
+  int error = !c || !c->kept || c->pid == 0 ? ESRCH : c->run ? EBUSY : 0;
   if (error != 0) {
     reply("E %s %d\n", id, error);
-    if (c && c->kept && !c->run) kill_run(c, "wall");
+    free(writes);
     free(usage);
     free(copy);
     return;
@@ -931,6 +963,9 @@ static void handle_run(char *frame, size_t len) {
   struct run *r = calloc(1, sizeof *r);
   if (!r) die("calloc");
   r->frame = copy;
+  r->wall_ms = wall;
+  r->writes = writes;
+  r->nwrites = nwrites;
   r->cpu_file = f[4];
   r->cpu_kind = f[5][0];
   r->cpu_limit_ns = cpu >= 0 ? (long long)cpu * 1000000 : -1;
@@ -944,15 +979,9 @@ static void handle_run(char *frame, size_t len) {
   r->ctl_len = (size_t)ctl_bytes;
   r->in = at + ctl_bytes;
   r->in_len = (size_t)in_bytes;
-  /* cpu.stat cannot be reset; cpuacct.usage was, by one of the writes. */
-  r->cpu_base = r->cpu_kind == 'u' ? cpu_ns(r) : 0;
-  r->started_us = now_us();
-  long long now = now_ms();
-  r->deadline = now + wall;
-  r->next_cpu = now + r->every_ms;
   c->run = r;
-  feed(&c->fd[FD_CONTROL], r->ctl, r->ctl_len, &r->ctl_at);
-  feed(&c->fd[FD_IN], r->in, r->in_len, &r->in_at);
+  /* A sandbox still being made gets its run once it tells its first process (read_status). */
+  if (c->inner > 0) start_run(c);
 }
 
 /*
@@ -963,6 +992,12 @@ static void kept_ended(struct child *c, int status) {
   c->code = WIFSIGNALED(status) ? -1 : WEXITSTATUS(status);
   c->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   if (c->fd[FD_STATUS] >= 0) read_status(c);
+  if (c->run && !c->run->started) {
+    /* It ended before it was ready: the run cannot be. */
+    reply("E %s %d\n", c->id, ESRCH);
+    free_run(c->run);
+    c->run = NULL;
+  }
   if (c->run) {
     c->run->exited = 1;
     c->run->wall_us = now_us() - c->run->started_us;
@@ -1001,7 +1036,7 @@ static void handle(char *frame, size_t len) {
   }
   if (strcmp(op, "C") == 0 && n == 2) {
     struct child *c = find(id);
-    if (c && c->run && !c->run->exited) kill_run(c, "cancelled");
+    if (c && c->run && !c->run->exited) kill_run(c, c->run->started ? "cancelled" : NULL);
     return;
   }
   if (strlen(id) >= sizeof children->id) die("malformed request");
@@ -1132,7 +1167,7 @@ int main(void) {
       if (c->errfd >= 0) p[count++] = (struct pollfd){c->errfd, POLLIN, 0};
       if (!c->kept) continue;
       if (c->fd[FD_STATUS] >= 0) p[count++] = (struct pollfd){c->fd[FD_STATUS], POLLIN, 0};
-      if (!c->run) continue;
+      if (!c->run || !c->run->started) continue;
       if (c->fd[FD_CONTROL] >= 0) p[count++] = (struct pollfd){c->fd[FD_CONTROL], POLLOUT, 0};
       if (c->fd[FD_IN] >= 0) p[count++] = (struct pollfd){c->fd[FD_IN], POLLOUT, 0};
       if (c->fd[FD_OUT] >= 0) p[count++] = (struct pollfd){c->fd[FD_OUT], POLLIN, 0};

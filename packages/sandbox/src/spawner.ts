@@ -105,11 +105,8 @@ export interface HeldRunOutcome {
  * run it serves: see H and R in native/coderunner-spawn.c.
  */
 export class HeldSandbox {
-  /** The host pid of the sandbox's first process once it is ready; undefined if it ended first. */
-  readonly ready: Promise<number | undefined>;
   /** Settles when it has ended (after its run's outcome, if it had a run). */
   readonly ended: Promise<void>;
-  private settleReady: (pid: number | undefined) => void = () => undefined;
   private settleEnded: () => void = () => undefined;
   private done = false;
   /** The helper ended first: what it was to remove once the sandbox ended is not removed. */
@@ -120,7 +117,6 @@ export class HeldSandbox {
     readonly id: string,
     private readonly send: (fields: readonly string[], tail?: readonly Buffer[]) => void,
   ) {
-    this.ready = new Promise((resolve) => (this.settleReady = resolve));
     this.ended = new Promise((resolve) => (this.settleEnded = resolve));
   }
 
@@ -133,7 +129,10 @@ export class HeldSandbox {
     return this.lost;
   }
 
-  /** Runs it: one request, one answer. Rejects when it cannot (it ended, or a write failed). */
+  /**
+   * Runs it (once it is ready, if it is still being made): one request, one answer. Rejects when
+   * it cannot (it ended, or a file could not be written).
+   */
   run(request: HeldRunRequest): Promise<HeldRunOutcome> {
     if (this.done) return Promise.reject(new SandboxError('SANDBOX_START_FAILED', 'the sandbox has ended'));
     if (this.pending)
@@ -171,17 +170,11 @@ export class HeldSandbox {
     if (!this.done) this.send(['K', this.id, String(osConstants.signals.SIGKILL)]);
   }
 
-  /** @internal */
-  becameReady(inner: number): void {
-    this.settleReady(inner);
-  }
-
   /** @internal It ended: with its run's outcome, or without one (`error`: with the helper). */
   end(outcome?: HeldRunOutcome, error?: Error): void {
     if (this.done) return;
     this.done = true;
     this.lost = error !== undefined;
-    this.settleReady(undefined);
     const pending = this.pending;
     this.pending = undefined;
     if (pending && outcome) pending.resolve(outcome);
@@ -520,12 +513,11 @@ export class Spawner {
     });
   }
 
-  /** W, E, F and X for a held sandbox; false for any other. */
+  /** E, F and X for a held sandbox; false for any other. */
   private answerHeld(kind: string | undefined, id: string, numbers: number[]): boolean {
     const sandbox = this.held.get(id);
     if (!sandbox) return false;
-    if (kind === 'W') sandbox.becameReady(numbers[1] ?? 0);
-    else if (kind === 'E') sandbox.refuse(numbers[0] ?? 0);
+    if (kind === 'E') sandbox.refuse(numbers[0] ?? 0);
     // F: it could not start (an X may follow, once its process has gone: nothing to wait for).
     else if (kind === 'X' || kind === 'F') {
       this.held.delete(id);

@@ -136,8 +136,7 @@ class WarmSandbox {
   }
 
   async run(request: ExecuteRequest, plan: WarmPlan): Promise<LaunchOutcome> {
-    if (this.isDead || (await this.held.ready) === undefined)
-      throw new WarmUnavailable('the sandbox ended before its program');
+    if (this.isDead) throw new WarmUnavailable('the sandbox ended before its program');
     const script = this.cgroup.script({ memoryBytes: request.memoryBytes, pids: request.pids });
     let ran;
     try {

@@ -165,7 +165,6 @@ describe('the spawn helper', () => {
       },
       dirs,
     );
-    expect(await held.ready).toBeUndefined();
     await held.ended;
     expect(held.exited).toBe(true);
     await expect(

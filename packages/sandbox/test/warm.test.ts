@@ -209,6 +209,20 @@ describe('a run in a sandbox made ahead, which the spawn helper supervises', () 
     expect(flood.tests[0]?.output).toBe('A'.repeat(64 * 1024));
   });
 
+  it('serves test after test, a run asked for while its sandbox is still being made waiting for it', async () => {
+    const tests = Array.from({ length: 30 }, (_, i) => ({
+      id: `t${i}`,
+      input: `${i}\n`,
+      expectOutput: `${i}`,
+    }));
+    const result = await warmJudge(
+      'c',
+      '#include <stdio.h>\nint main(void){int n;scanf("%d",&n);printf("%d\\n",n);return 0;}',
+      tests,
+    );
+    expect(result.tests.map((t) => t.status)).toEqual(tests.map(() => 'success'));
+  });
+
   it('feeds a large input while it collects the output, and does not wait on input left unread', async () => {
     const input = Array.from({ length: 40_000 }, (_, i) => `line ${i}`).join('\n') + '\n';
     // Echoed, it passes the output limit (64 KiB) while the input is still being written.
