@@ -99,11 +99,58 @@ export function programMessage(request: ExecuteRequest): Buffer | undefined {
   return fields.some((field) => field.includes('\0')) ? undefined : stubMessage(fields);
 }
 
-/** The stub's messages for a run, or undefined when it could not take them (the run goes cold). */
-export function stubPlan(placement: Placement, request: ExecuteRequest): WarmPlan | undefined {
+/**
+ * The stub's messages for a run, or undefined when it could not take them (the run goes cold).
+ * `files`: the first message, when it is already made.
+ */
+export function stubPlan(
+  placement: Placement,
+  request: ExecuteRequest,
+  files?: Buffer,
+): WarmPlan | undefined {
   const program = programMessage(request);
   if (!program || program.length > STUB_INPUT_BYTES) return undefined;
-  return { placement, message: Buffer.concat([inlineCreateMessage(placement), program]) };
+  return { placement, message: Buffer.concat([files ?? inlineCreateMessage(placement), program]) };
+}
+
+/**
+ * The placements and first messages of the last runs' files, by their paths. A run's files are
+ * those of a compile cache entry, which is content-addressed: what a path holds does not change
+ * while its key names it (an entry evicted and made again holds a compile of the same sources),
+ * so the tests of a submission, and later submissions of the same program, read them once.
+ */
+export class FilesMessages {
+  private readonly cached = new Map<string, { placement: Placement; message: Buffer }>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxEntries = 16,
+    private readonly maxBytes = 64 * 1024 * 1024,
+  ) {}
+
+  /** The placement and message of these files, made now if need be; undefined when they do not fit. */
+  get(files: readonly WorkFile[], maxBytes: number): { placement: Placement; message: Buffer } | undefined {
+    const key = files.map((file) => `${file.host}\0${file.name}`).join('\n');
+    const hit = this.cached.get(key);
+    if (hit) {
+      // The most recently used go last, the first to go is the least recently used.
+      this.cached.delete(key);
+      this.cached.set(key, hit);
+      const bytes = hit.placement.files.reduce((sum, file) => sum + file.size, 0);
+      return bytes <= maxBytes ? hit : undefined;
+    }
+    const placement = placementOf(files, maxBytes);
+    if (!placement) return undefined;
+    const made = { placement, message: inlineCreateMessage(placement) };
+    this.cached.set(key, made);
+    this.bytes += made.message.length;
+    for (const [oldest, entry] of this.cached) {
+      if (this.cached.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.cached.delete(oldest);
+      this.bytes -= entry.message.length;
+    }
+    return made;
+  }
 }
 
 /** Which of its slot's two uids a sandbox runs as. */
@@ -202,6 +249,7 @@ export class WarmPool {
   private closed = false;
   /** Each lane's long-lived sandbox, whose namespaces its sandboxes are made from. */
   private readonly bases: BaseSandboxes;
+  private readonly files = new FilesMessages();
 
   constructor(
     private readonly spec: WarmSpec,
@@ -222,8 +270,8 @@ export class WarmPool {
     if (request.workDirBytes !== spec.workDirBytes || request.tmpBytes !== spec.tmpBytes) return undefined;
     if (!request.roBinds.every((path) => spec.roBinds.includes(path))) return undefined;
     // The files take room in the work dir: leave the program at least half of it.
-    const placement = placementOf(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
-    return placement && stubPlan(placement, request);
+    const files = this.files.get(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
+    return files && stubPlan(files.placement, request, files.message);
   }
 
   /** Starts making the slot's next sandbox, unless it has one. */

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { placementOf } from '../../src/warm.js';
+import { FilesMessages, placementOf } from '../../src/warm.js';
 
 describe('placementOf', () => {
   const dir = mkdtempSync(join(tmpdir(), 'coderunner-placement-'));
@@ -45,5 +45,42 @@ describe('placementOf', () => {
     const big = [{ host: join(dir, 'big'), name: 'big' }];
     expect(placementOf(big, 4096)?.files).toHaveLength(1);
     expect(placementOf(big, 4095)).toBeUndefined();
+  });
+});
+
+describe('FilesMessages', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coderunner-files-messages-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string): { host: string; name: string } => {
+    writeFileSync(join(dir, name), content);
+    return { host: join(dir, name), name };
+  };
+
+  it('reads a run’s files once, keeping the most recently used', () => {
+    const messages = new FilesMessages(2);
+    const a = [file('a', 'aaa')];
+    const first = messages.get(a, 1024);
+    expect(first?.message.toString()).toBe('q\0c644 3 a\0aaa\0');
+    // What the path holds is not read again while it is cached (a compile cache entry's files
+    // do not change).
+    writeFileSync(join(dir, 'a'), 'changed');
+    expect(messages.get(a, 1024)).toBe(first);
+    const b = [file('b', 'b')];
+    const firstB = messages.get(b, 1024);
+    messages.get(a, 1024);
+    messages.get([file('c', 'c')], 1024);
+    // Two at most: b, the least recently used, went first; a stayed.
+    expect(messages.get(a, 1024)).toBe(first);
+    const againB = messages.get(b, 1024);
+    expect(againB).not.toBe(firstB);
+    expect(againB).toEqual(firstB);
+  });
+
+  it('declines files larger than it is given room for, cached or not', () => {
+    const messages = new FilesMessages();
+    const big = [file('big', 'x'.repeat(100))];
+    expect(messages.get(big, 99)).toBeUndefined();
+    expect(messages.get(big, 100)?.placement.files).toHaveLength(1);
+    expect(messages.get(big, 99)).toBeUndefined();
   });
 });
