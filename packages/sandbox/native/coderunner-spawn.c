@@ -25,14 +25,16 @@
  *       first (the cgroup the process joins) and removes them once it has ended, and runs it with
  *       R (a run asked for before the sandbox has told its first process's pid on fd 3 waits).
  *   R id wallMs cpuMs cpuFile cpuKind outLimit errLimit errKill nwrites (path value)...
- *     nprocs procs... nusage usage... ctlLen inLen, then ctlLen + inLen bytes   run a held one
+ *     nusage usage... nparts part... inLen, then the parts' bytes and inLen bytes   run a held one
  *       writes each value to its (cgroup) file, notes the CPU time in cpuFile (cpuKind `n`: the
- *       file is nanoseconds; `u`: its `usage_usec` line), writes the control bytes to fd 4 and
- *       the input to fd 0, closing each after, and collects fds 1 and 2 up to their limits. It
- *       kills the sandbox when the wall-clock time passes wallMs, the CPU time passes cpuMs (""
- *       for none; polled), standard output passes outLimit bytes or standard error errLimit
- *       (errKill 1; else only its first bytes are kept), or at C. Once the process has ended and
- *       its output is read, the usage files are read, the directories removed, and R answers.
+ *       file is nanoseconds; `u`: its `usage_usec` line), writes the parts to fd 4 (`b<len>`:
+ *       that many bytes of the request; `f<len> <path>`: that many of a host file, sent from the
+ *       file) and the input to fd 0, closing each after, and collects fds 1 and 2 up to their
+ *       limits. It kills the sandbox when the wall-clock time passes wallMs, the CPU time passes
+ *       cpuMs ("" for none; polled), standard output passes outLimit bytes or standard error
+ *       errLimit (errKill 1; else only its first bytes are kept), a file cannot be read to its
+ *       length (killed: files), or at C. Once the process has ended and its output is read, the
+ *       usage files are read, the directories removed, and R answers.
  *   C id                                                             cancel a held one's run
  *   K id signal                                                      signal it, unless reaped
  *   D id                                                             the worker holds the pipes
@@ -44,7 +46,7 @@
  *   E id errno       a held one cannot run: it has ended (or ends before it is ready), or a
  *                    file could not be written (it is then killed); X follows its end
  *   R id code signal wallUs cpuNs killed outTotal errTotal outLen errLen nusage len...
- *                    a held one's run ended (killed: - wall cpu output cancelled); then the
+ *                    a held one's run ended (killed: - wall cpu output cancelled files); then the
  *                    kept output, the kept error and each usage file's text, of those lengths
  * A child that cannot join its cgroups, enter its network namespace or drop its privileges
  * writes `coderunner: cannot ...` on
@@ -75,6 +77,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -579,6 +582,7 @@ static long number(const char *text) {
  */
 enum { FD_IN, FD_OUT, FD_ERR, FD_STATUS, FD_CONTROL };
 #define KILL_ROUNDS 200
+#define PIPE_BYTES (1 << 20)
 #define DRAIN_MS 1000
 
 static long long now_ms(void) {
@@ -614,8 +618,19 @@ static int capped_push(struct capped *c, const char *data, size_t n) {
   return c->total <= c->cap;
 }
 
+/* A part of what a run's sandbox reads on fd 4: bytes of the request, or a host file's contents. */
+struct part {
+  const char *bytes; /* NULL: the contents of `path` */
+  const char *path;
+  size_t len, at;
+  int fd; /* the file, while it is being sent */
+};
+
 struct run {
   char *frame; /* the request, which the strings below point into */
+  struct part *parts;
+  int nparts, part; /* how many, and the one being sent */
+  size_t ctl_len;
   int started; /* once the sandbox was ready: until then the run waits */
   long wall_ms;
   char **writes;
@@ -628,8 +643,8 @@ struct run {
   long long cpu_base;
   struct capped out, err;
   int err_kill;
-  const char *ctl, *in;
-  size_t ctl_len, ctl_at, in_len, in_at;
+  const char *in;
+  size_t in_len, in_at;
   char **usage;
   int nusage;
   const char *killed;
@@ -743,6 +758,9 @@ static void free_run(struct run *r) {
   if (!r) return;
   free(r->out.buf);
   free(r->err.buf);
+  for (int i = 0; r->parts && i < r->nparts; i++)
+    if (r->parts[i].fd >= 0) close(r->parts[i].fd);
+  free(r->parts);
   free(r->usage);
   free(r->writes);
   free(r->frame);
@@ -801,6 +819,46 @@ static void feed(int *fd, const char *data, size_t len, size_t *at) {
     if (n < 0 && errno == EAGAIN) return;
     if (n < 0) break; /* EPIPE: the program did not read all of its input */
     *at += (size_t)n;
+  }
+  close_fd(fd);
+}
+
+/*
+ * Writes what it can of the run's parts to fd 4, a host file's with sendfile (no copy through
+ * this process), closing it at the end or when nobody reads. A file that cannot be read to its
+ * length ends the run, killed for "files": it was not the program's doing.
+ */
+static void feed_control(struct child *c) {
+  struct run *r = c->run;
+  int *fd = &c->fd[FD_CONTROL];
+  while (*fd >= 0 && r->part < r->nparts) {
+    struct part *p = &r->parts[r->part];
+    if (p->at == p->len) {
+      if (p->fd >= 0) close_fd(&p->fd);
+      r->part++;
+      continue;
+    }
+    ssize_t n;
+    if (p->bytes) {
+      n = write(*fd, p->bytes + p->at, p->len - p->at);
+    } else {
+      if (p->fd < 0) {
+        struct stat st;
+        p->fd = open(p->path, O_RDONLY | O_CLOEXEC);
+        /* Exactly the length its header in the message says, or the program would be cut. */
+        if (p->fd >= 0 && (fstat(p->fd, &st) != 0 || (size_t)st.st_size != p->len)) close_fd(&p->fd);
+      }
+      off_t offset = (off_t)p->at;
+      n = p->fd < 0 ? -1 : sendfile(*fd, p->fd, &offset, p->len - p->at);
+      if (p->fd < 0 || n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EPIPE)) {
+        kill_run(c, "files");
+        break;
+      }
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0) break; /* EPIPE: the stub has ended */
+    p->at += (size_t)n;
   }
   close_fd(fd);
 }
@@ -912,13 +970,16 @@ static void start_run(struct child *c) {
     return;
   }
   r->started = 1;
+  /* A large message (a compiled Go program, say) goes in a few writes rather than 64 KiB at a
+     time, each waiting for the stub to read (a failure only leaves the pipe as it was). */
+  if (r->ctl_len > 65536 && c->fd[FD_CONTROL] >= 0) (void)fcntl(c->fd[FD_CONTROL], F_SETPIPE_SZ, PIPE_BYTES);
   /* cpu.stat cannot be reset; cpuacct.usage was, by one of the writes. */
   r->cpu_base = r->cpu_kind == 'u' ? cpu_ns(r) : 0;
   r->started_us = now_us();
   long long now = now_ms();
   r->deadline = now + r->wall_ms;
   r->next_cpu = now + r->every_ms;
-  feed(&c->fd[FD_CONTROL], r->ctl, r->ctl_len, &r->ctl_at);
+  feed_control(c);
   feed(&c->fd[FD_IN], r->in, r->in_len, &r->in_at);
 }
 
@@ -947,9 +1008,31 @@ static void handle_run(char *frame, size_t len) {
   if (!usage) die("calloc");
   for (long i = 0; i < nusage; i++)
     if (!(usage[i] = next_field(&at, end))) die("malformed request");
-  char *ctl_len = next_field(&at, end), *in_len = next_field(&at, end);
-  long ctl_bytes = ctl_len ? number(ctl_len) : -1, in_bytes = in_len ? number(in_len) : -1;
-  if (ctl_bytes < 0 || in_bytes < 0 || end - at != ctl_bytes + in_bytes) die("malformed request");
+  count = next_field(&at, end);
+  long nparts = count ? number(count) : -1;
+  if (nparts < 0) die("malformed request");
+  struct part *parts = calloc((size_t)nparts + 1, sizeof *parts);
+  if (!parts) die("calloc");
+  size_t inline_bytes = 0, ctl_bytes = 0;
+  for (long i = 0; i < nparts; i++) {
+    char *part = next_field(&at, end), *rest;
+    if (!part || (part[0] != 'b' && part[0] != 'f')) die("malformed request");
+    errno = 0;
+    unsigned long long len = strtoull(part + 1, &rest, 10);
+    if (errno || rest == part + 1 || (part[0] == 'b' ? *rest != '\0' : *rest != ' ' || !rest[1])) die("malformed request");
+    parts[i] = (struct part){NULL, part[0] == 'f' ? rest + 1 : NULL, (size_t)len, 0, -1};
+    if (part[0] == 'b') inline_bytes += (size_t)len;
+    ctl_bytes += (size_t)len;
+  }
+  char *in_len = next_field(&at, end);
+  long in_bytes = in_len ? number(in_len) : -1;
+  if (in_bytes < 0 || (size_t)(end - at) != inline_bytes + (size_t)in_bytes) die("malformed request");
+  /* The parts' bytes follow the fields in order, then the input. */
+  for (long i = 0; i < nparts; i++) {
+    if (parts[i].path) continue;
+    parts[i].bytes = at;
+    at += parts[i].len;
+  }
 
   struct child *c = find(id);
   int error = !c || !c->kept || c->pid == 0 ? ESRCH : c->run ? EBUSY : 0;
@@ -957,6 +1040,7 @@ static void handle_run(char *frame, size_t len) {
     reply("E %s %d\n", id, error);
     free(writes);
     free(usage);
+    free(parts);
     free(copy);
     return;
   }
@@ -975,9 +1059,10 @@ static void handle_run(char *frame, size_t len) {
   r->err_kill = f[8][0] == '1';
   r->usage = usage;
   r->nusage = (int)nusage;
-  r->ctl = at;
-  r->ctl_len = (size_t)ctl_bytes;
-  r->in = at + ctl_bytes;
+  r->parts = parts;
+  r->nparts = (int)nparts;
+  r->ctl_len = ctl_bytes;
+  r->in = at;
   r->in_len = (size_t)in_bytes;
   c->run = r;
   /* A sandbox still being made gets its run once it tells its first process (read_status). */
@@ -1139,6 +1224,9 @@ int main(void) {
   if (sfd < 0) die("signalfd");
   fcntl(STDIN_FILENO, F_SETFD, FD_CLOEXEC);
   fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
+  /* A run's request carries its files: larger pipes take it in fewer rounds (when allowed). */
+  (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, PIPE_BYTES);
+  (void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, PIPE_BYTES);
 
   size_t have = 0, size = 1 << 16;
   char *buf = malloc(size);
@@ -1189,7 +1277,7 @@ int main(void) {
         if (!c->kept) continue;
         if (c->fd[FD_STATUS] == p[k].fd) read_status(c);
         else if (c->run && c->fd[FD_CONTROL] == p[k].fd)
-          feed(&c->fd[FD_CONTROL], c->run->ctl, c->run->ctl_len, &c->run->ctl_at);
+          feed_control(c);
         else if (c->run && c->fd[FD_IN] == p[k].fd) feed(&c->fd[FD_IN], c->run->in, c->run->in_len, &c->run->in_at);
         else if (c->run && c->fd[FD_OUT] == p[k].fd) drain(c, FD_OUT);
         else if (c->run && c->fd[FD_ERR] == p[k].fd) drain(c, FD_ERR);

@@ -66,6 +66,9 @@ export interface EnterSandbox {
 
 type Stream = Socket | null;
 
+/** Bytes, or a host file's whole contents (which the helper sends from the file: no copy here). */
+export type ControlPart = Buffer | { path: string; size: number };
+
 /** A run in a sandbox the helper holds: its limits, and what the helper does with its cgroup. */
 export interface HeldRunRequest {
   /** The cgroup's control files and values, written in order before the run. */
@@ -74,8 +77,8 @@ export interface HeldRunRequest {
   cpuKind: 'n' | 'u';
   /** Files read once the run has ended (their texts come back in `usageTexts`). */
   usageFiles: readonly string[];
-  /** What the sandbox reads on fd 4 (the stub's messages), then on its standard input. */
-  control: Buffer;
+  /** What the sandbox reads on fd 4 (the stub's messages, in parts), then on its standard input. */
+  control: readonly ControlPart[];
   stdin: Buffer;
   wallLimitMs: number;
   cpuLimitMs?: number;
@@ -98,6 +101,8 @@ export interface HeldRunOutcome {
   stdoutBytes: number;
   stderrBytes: number;
   usageTexts: string[];
+  /** A host file among the parts could not be read to its length (the run was killed). */
+  filesFailed: boolean;
 }
 
 /**
@@ -157,9 +162,12 @@ export class HeldSandbox {
         String(request.usageFiles.length),
         ...request.usageFiles,
         String(request.control.length),
+        ...request.control.map((part) =>
+          Buffer.isBuffer(part) ? `b${part.length}` : `f${part.size} ${part.path}`,
+        ),
         String(request.stdin.length),
       ],
-      [request.control, request.stdin],
+      [...request.control.filter((part): part is Buffer => Buffer.isBuffer(part)), request.stdin],
     );
     if (request.signal?.aborted) onAbort();
     return outcome;
@@ -269,12 +277,12 @@ export class HostProcess extends EventEmitter {
   }
 }
 
-/** A request: its length, its NUL-terminated fields, then any bytes (`tail`) counted in them. */
-function frame(fields: readonly string[], tail: readonly Buffer[] = []): Buffer {
+/** A request, in parts: its length, its NUL-terminated fields, then any bytes (`tail`) counted in them (not copied into one buffer). */
+function frame(fields: readonly string[], tail: readonly Buffer[] = []): Buffer[] {
   const body = Buffer.from(fields.map((field) => `${field}\0`).join(''));
   const head = Buffer.alloc(4);
   head.writeUInt32LE(body.length + tail.reduce((sum, part) => sum + part.length, 0));
-  return Buffer.concat([head, body, ...tail]);
+  return [head, body, ...tail.filter((part) => part.length > 0)];
 }
 
 const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
@@ -453,15 +461,19 @@ export class Spawner {
    */
   private send(fields: readonly string[], tail?: readonly Buffer[]): void {
     if (!this.helper) return;
-    this.outgoing.push(frame(fields, tail));
-    if (this.outgoing.length === 1) setImmediate(() => this.flush());
+    if (this.outgoing.length === 0) setImmediate(() => this.flush());
+    this.outgoing.push(...frame(fields, tail));
   }
 
   private flush(): void {
-    const frames = this.outgoing;
+    const parts = this.outgoing;
     this.outgoing = [];
-    if (frames.length > 0)
-      this.helper?.process.stdin?.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+    const stdin = this.helper?.process.stdin;
+    if (!stdin || parts.length === 0) return;
+    // Corked: the parts go in one writev.
+    stdin.cork();
+    for (const part of parts) stdin.write(part);
+    stdin.uncork();
   }
 
   /** Answers are lines; R's line is followed by the bytes its numbers count. */
@@ -510,6 +522,7 @@ export class Spawner {
       stdoutBytes: Number(words[7]),
       stderrBytes: Number(words[8]),
       usageTexts: usage.map((text) => text.toString('utf8')),
+      filesFailed: killed === 'files',
     });
   }
 

@@ -95,10 +95,15 @@ export async function buildSystemView(baseDir: string, etcPaths: readonly string
   await mkdir(join(dev, 'shm'), { recursive: true, mode: 0o755 });
   for (const device of DEVICES) {
     const target = join(dev, device);
-    if ((await kind(target)) === 'char' || (await kind(`/dev/${device}`)) !== 'char') continue;
-    await rm(target, { force: true });
-    // Node cannot make a device node; cp can copy one (as root).
-    await run('cp', ['-a', `/dev/${device}`, target]);
+    if ((await kind(target)) !== 'char') {
+      if ((await kind(`/dev/${device}`)) !== 'char') continue;
+      await rm(target, { force: true });
+      // Node cannot make a device node; cp can copy one (as root).
+      await run('cp', ['-a', `/dev/${device}`, target]);
+    }
+    // Readable and writable by the sandbox user, as in bubblewrap's --dev, whatever the host's
+    // node allows.
+    await chmod(target, 0o666);
   }
   for (const [name, target] of Object.entries(DEV_LINKS)) {
     const path = join(dev, name);

@@ -25,7 +25,7 @@ import { BaseSandboxes } from './base-sandbox.js';
 import type { BwrapIsolation, WorkFile } from './isolation.js';
 import { argvOf, SANDBOX_UID, SANDBOX_WORK_DIR } from './isolation.js';
 import type { LaunchOutcome } from './launcher.js';
-import type { HeldSandbox, Spawner } from './spawner.js';
+import type { ControlPart, HeldSandbox, Spawner } from './spawner.js';
 import { stubMessage, WarmUnavailable, type Placement } from './stub-process.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
 
@@ -35,6 +35,8 @@ const STUB_INPUT_BYTES = 256 * 1024;
 const STUB_FAILED_EXIT = 125;
 const STUB_FILES_FAILED = "coderunner: cannot make the run's files\n";
 
+/** Files up to this size go in the request to the spawn helper; larger ones it reads itself. */
+const INLINE_FILE_BYTES = 64 * 1024;
 /** Files of a run sent to the stub; more or larger go the cold way, with binds. */
 const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
@@ -71,21 +73,38 @@ export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): 
 /** How a run goes into a sandbox made ahead: the stub's two messages, the files' contents in the first. */
 export interface WarmPlan {
   placement: Placement;
-  message: Buffer;
+  messages: [files: ControlPart[], program: Buffer];
 }
 
 /**
  * The stub's first message with the files' contents in it (`c<mode> <length> <name>`, then the
  * bytes), and `q`: the stub makes them and goes on to the second message without answering.
+ * Files over `inlineBytes` are parts the spawn helper sends from the file itself; the others'
+ * contents are read here, and the bytes between joined into as few parts as can be.
  */
-export function inlineCreateMessage(placement: Placement): Buffer {
-  const parts = [Buffer.from('q\0'), ...placement.dirs.map((dir) => Buffer.from(`d${dir}\0`))];
+export function filesMessage(placement: Placement, inlineBytes = INLINE_FILE_BYTES): ControlPart[] {
+  const parts: ControlPart[] = [];
+  let bytes = [Buffer.from('q\0'), ...placement.dirs.map((dir) => Buffer.from(`d${dir}\0`))];
   for (const file of placement.files) {
-    const contents = readFileSync(file.host);
-    parts.push(Buffer.from(`c${file.mode.toString(8)} ${contents.length} ${file.name}\0`), contents);
+    bytes.push(Buffer.from(`c${file.mode.toString(8)} ${file.size} ${file.name}\0`));
+    if (file.size <= inlineBytes) {
+      const contents = readFileSync(file.host);
+      // A file that changed since it was listed would not match its header.
+      if (contents.length !== file.size) throw new WarmUnavailable(`${file.name} changed while it was read`);
+      bytes.push(contents);
+      continue;
+    }
+    parts.push(Buffer.concat(bytes), { path: file.host, size: file.size });
+    bytes = [];
   }
-  parts.push(Buffer.from('\0'));
-  return Buffer.concat(parts);
+  bytes.push(Buffer.from('\0'));
+  parts.push(Buffer.concat(bytes));
+  return parts;
+}
+
+/** The bytes of message parts (what the stub reads), the host files' read here. */
+export function bytesOf(parts: readonly ControlPart[]): Buffer {
+  return Buffer.concat(parts.map((part) => (Buffer.isBuffer(part) ? part : readFileSync(part.path))));
 }
 
 /**
@@ -106,11 +125,11 @@ export function programMessage(request: ExecuteRequest): Buffer | undefined {
 export function stubPlan(
   placement: Placement,
   request: ExecuteRequest,
-  files?: Buffer,
+  files?: ControlPart[],
 ): WarmPlan | undefined {
   const program = programMessage(request);
   if (!program || program.length > STUB_INPUT_BYTES) return undefined;
-  return { placement, message: Buffer.concat([files ?? inlineCreateMessage(placement), program]) };
+  return { placement, messages: [files ?? filesMessage(placement), program] };
 }
 
 /**
@@ -120,7 +139,10 @@ export function stubPlan(
  * so the tests of a submission, and later submissions of the same program, read them once.
  */
 export class FilesMessages {
-  private readonly cached = new Map<string, { placement: Placement; message: Buffer }>();
+  private readonly cached = new Map<
+    string,
+    { placement: Placement; message: ControlPart[]; bytes: number }
+  >();
   private bytes = 0;
 
   constructor(
@@ -129,7 +151,10 @@ export class FilesMessages {
   ) {}
 
   /** The placement and message of these files, made now if need be; undefined when they do not fit. */
-  get(files: readonly WorkFile[], maxBytes: number): { placement: Placement; message: Buffer } | undefined {
+  get(
+    files: readonly WorkFile[],
+    maxBytes: number,
+  ): { placement: Placement; message: ControlPart[] } | undefined {
     const key = files.map((file) => `${file.host}\0${file.name}`).join('\n');
     const hit = this.cached.get(key);
     if (hit) {
@@ -141,13 +166,16 @@ export class FilesMessages {
     }
     const placement = placementOf(files, maxBytes);
     if (!placement) return undefined;
-    const made = { placement, message: inlineCreateMessage(placement) };
+    const message = filesMessage(placement);
+    // What it holds in memory: the files sent from their own paths are not read here.
+    const held = message.reduce((sum, part) => sum + (Buffer.isBuffer(part) ? part.length : 0), 0);
+    const made = { placement, message, bytes: held };
     this.cached.set(key, made);
-    this.bytes += made.message.length;
+    this.bytes += held;
     for (const [oldest, entry] of this.cached) {
       if (this.cached.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
       this.cached.delete(oldest);
-      this.bytes -= entry.message.length;
+      this.bytes -= entry.bytes;
     }
     return made;
   }
@@ -189,7 +217,7 @@ class WarmSandbox {
     try {
       ran = await this.held.run({
         ...script,
-        control: plan.message,
+        control: [...plan.messages[0], plan.messages[1]],
         stdin: typeof request.stdin === 'string' ? Buffer.from(request.stdin) : request.stdin,
         wallLimitMs: request.wallLimitMs,
         cpuLimitMs: request.cpuLimitMs,
@@ -201,6 +229,7 @@ class WarmSandbox {
     } catch (error) {
       throw new WarmUnavailable(`the sandbox could not run: ${(error as Error).message}`);
     }
+    if (ran.filesFailed) throw new WarmUnavailable("the run's files could not be read to their length");
     // The stub could not make the files (it says so): not the program's doing.
     if (
       ran.exitCode === STUB_FAILED_EXIT &&
@@ -269,9 +298,14 @@ export class WarmPool {
     const { spec } = this;
     if (request.workDirBytes !== spec.workDirBytes || request.tmpBytes !== spec.tmpBytes) return undefined;
     if (!request.roBinds.every((path) => spec.roBinds.includes(path))) return undefined;
-    // The files take room in the work dir: leave the program at least half of it.
-    const files = this.files.get(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
-    return files && stubPlan(files.placement, request, files.message);
+    try {
+      // The files take room in the work dir: leave the program at least half of it.
+      const files = this.files.get(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
+      return files && stubPlan(files.placement, request, files.message);
+    } catch {
+      // A file gone or changed while it was read: the cold way tells what is wrong, if anything.
+      return undefined;
+    }
   }
 
   /** Starts making the slot's next sandbox, unless it has one. */

@@ -173,7 +173,7 @@ describe('the spawn helper', () => {
         cpuFile: '/nonexistent',
         cpuKind: 'n',
         usageFiles: [],
-        control: Buffer.alloc(0),
+        control: [],
         stdin: Buffer.alloc(0),
         wallLimitMs: 1000,
         stdoutLimit: 10,

@@ -22,7 +22,7 @@ import type { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { STUB_PATH } from '../src/system-view.js';
 import { createMessage } from '../src/stub-process.js';
-import { inlineCreateMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
+import { bytesOf, filesMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
 import type { ExecuteRequest } from '../src/executor.js';
 
 const dirs: string[] = [];
@@ -141,7 +141,7 @@ describe('the stub of sandboxes made ahead', () => {
       { host: join(host, 'run.sh'), name: 'run.sh' },
       { host: join(host, 'lib'), name: 'lib' },
     ])!;
-    const create = inlineCreateMessage(placement);
+    const create = bytesOf(filesMessage(placement));
     expect(create.subarray(0, 2).toString()).toBe('q\0');
     const run = await runStub(
       [create, programMessage(request(['./run.sh'], { PATH: '/usr/bin:/bin' }))!],
@@ -155,7 +155,7 @@ describe('the stub of sandboxes made ahead', () => {
     expect(statSync(join(run.cwd, 'lib', 'data')).mode & 0o7777).toBe(0o640);
     // A run's plan is both messages at once, the files in the first.
     const program = programMessage(request(['./run.sh'], {}))!;
-    expect(stubPlan(placement, request(['./run.sh'], {}))?.message).toEqual(Buffer.concat([create, program]));
+    expect(stubPlan(placement, request(['./run.sh'], {}))?.messages).toEqual([[create], program]);
   });
 
   it('writes files larger than its buffer as they come, then reads the program after them', async () => {
@@ -171,7 +171,12 @@ describe('the stub of sandboxes made ahead', () => {
       ['big', 'small', 'big2'].map((name) => ({ host: join(host, name), name })),
     )!;
     const plan = stubPlan(placement, request(['/usr/bin/md5sum', 'big', 'small', 'big2'], {}))!;
-    const run = await runStub([plan.message], true);
+    // Files over 64 KiB are parts the spawn helper sends from the files themselves.
+    expect(plan.messages[0].filter((part) => !Buffer.isBuffer(part))).toEqual([
+      { path: join(host, 'big'), size: big.length },
+      { path: join(host, 'big2'), size: 300_001 },
+    ]);
+    const run = await runStub([bytesOf(plan.messages[0]), plan.messages[1]], true);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     for (const name of ['big', 'small', 'big2'])
       expect(readFileSync(join(run.cwd, name))).toEqual(readFileSync(join(host, name)));
@@ -222,9 +227,9 @@ describe('the stub of sandboxes made ahead', () => {
     const program = programMessage(request(argv, env(256 * 1024 - fixed)))!;
     expect(program.length).toBe(256 * 1024);
     const plan = stubPlan(none, request(argv, env(256 * 1024 - fixed)));
-    expect(plan?.message).toEqual(Buffer.concat([inlineCreateMessage(none), program]));
+    expect(plan?.messages).toEqual([filesMessage(none), program]);
     expect(stubPlan(none, request(argv, env(256 * 1024 - fixed + 1)))).toBeUndefined();
-    const run = await runStub([plan!.message], true);
+    const run = await runStub([bytesOf(plan!.messages[0]), program], true);
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 0, stdout: 'ok' });
     const over = await runStub([createMessage(none), Buffer.concat([Buffer.from('eX=1\0'), program])]);
     expect(over.code).toBe(125);

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +52,7 @@ describe('buildSystemView', () => {
       const stat = statSync(join(baseDir, 'dev', device));
       expect(stat.isCharacterDevice()).toBe(true);
       expect(stat.rdev).toBe(statSync(`/dev/${device}`).rdev);
+      expect(stat.mode & 0o777).toBe(0o666);
     }
     expect(readlinkSync(join(baseDir, 'dev/fd'))).toBe('/proc/self/fd');
     expect(readlinkSync(join(baseDir, 'dev/stderr'))).toBe('/proc/self/fd/2');
@@ -52,9 +62,12 @@ describe('buildSystemView', () => {
 
   it('can be made again over itself, dropping what the host no longer has', async () => {
     writeFileSync(join(baseDir, 'etc/ld.so.conf.d/stale.conf'), 'gone\n');
+    // A device whose mode changed (as a copy of a host node that was not 0666 would have).
+    chmodSync(join(baseDir, 'dev/null'), 0o644);
     await buildSystemView(baseDir, ['/etc/ld.so.conf.d']);
     expect(() => lstatSync(join(baseDir, 'etc/ld.so.conf.d/stale.conf'))).toThrow();
     expect(statSync(join(baseDir, 'dev/null')).isCharacterDevice()).toBe(true);
+    expect(statSync(join(baseDir, 'dev/null')).mode & 0o777).toBe(0o666);
   });
 });
 

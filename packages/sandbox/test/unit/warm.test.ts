@@ -60,7 +60,7 @@ describe('FilesMessages', () => {
     const messages = new FilesMessages(2);
     const a = [file('a', 'aaa')];
     const first = messages.get(a, 1024);
-    expect(first?.message.toString()).toBe('q\0c644 3 a\0aaa\0');
+    expect(first?.message.map(String)).toEqual(['q\0c644 3 a\0aaa\0']);
     // What the path holds is not read again while it is cached (a compile cache entry's files
     // do not change).
     writeFileSync(join(dir, 'a'), 'changed');
