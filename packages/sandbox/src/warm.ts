@@ -102,11 +102,6 @@ export function filesMessage(placement: Placement, inlineBytes = INLINE_FILE_BYT
   return parts;
 }
 
-/** The bytes of message parts (what the stub reads), the host files' read here. */
-export function bytesOf(parts: readonly ControlPart[]): Buffer {
-  return Buffer.concat(parts.map((part) => (Buffer.isBuffer(part) ? part : readFileSync(part.path))));
-}
-
 /**
  * The stub's second message: stack limit, environment, argv; undefined when it cannot be sent
  * (a NUL inside), and the run goes the cold way.

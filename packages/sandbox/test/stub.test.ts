@@ -22,10 +22,16 @@ import type { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { STUB_PATH } from '../src/system-view.js';
 import { createMessage } from '../src/stub-process.js';
-import { bytesOf, filesMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
+import { filesMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
+import type { ControlPart } from '../src/spawner.js';
 import type { ExecuteRequest } from '../src/executor.js';
 
 const dirs: string[] = [];
+
+/** The bytes the stub reads for message parts (the spawn helper sends a host file's itself). */
+function bytesOf(parts: readonly ControlPart[]): Buffer {
+  return Buffer.concat(parts.map((part) => (Buffer.isBuffer(part) ? part : readFileSync(part.path))));
+}
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 interface StubRun {
