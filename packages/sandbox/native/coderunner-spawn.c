@@ -585,16 +585,14 @@ enum { FD_IN, FD_OUT, FD_ERR, FD_STATUS, FD_CONTROL };
 #define PIPE_BYTES (1 << 20)
 #define DRAIN_MS 1000
 
-static long long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static long long now_us(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static long long now_ms(void) {
+  return now_us() / 1000;
 }
 
 /* A stream's bytes up to a cap, and how many there were in all. */
@@ -697,20 +695,18 @@ static long long cpu_ns(const struct run *r) {
   return value;
 }
 
-/* SIGKILLs every process listed in `dir`/cgroup.procs; how many there were. */
-static int kill_listed(const char *dir) {
+/* SIGKILLs every process listed in `dir`/cgroup.procs. */
+static void kill_listed(const char *dir) {
   char path[4200];
   snprintf(path, sizeof path, "%s/cgroup.procs", dir);
   char *text = read_text(path, NULL);
-  if (!text) return 0;
-  int count = 0;
+  if (!text) return;
   for (char *at = text, *end; *at; at = end) {
     long pid = strtol(at, &end, 10);
     if (end == at) break;
-    if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0) count++;
+    if (pid > 0) kill((pid_t)pid, SIGKILL);
   }
   free(text);
-  return count;
 }
 
 /* Directories (cgroups) to remove once what was in them is gone, and how often that was tried. */

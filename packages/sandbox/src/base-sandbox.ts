@@ -8,12 +8,16 @@
  * program that never comes, and a run cannot see it (its pid namespace is the run's own).
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupManager, RunCgroup } from './cgroup/types.js';
 import type { BwrapIsolation } from './isolation.js';
 import { spawnHost, type Spawned } from './launcher.js';
 import type { Spawner } from './spawner.js';
-import { createMessage, endSandbox, stubAnswer, WarmUnavailable } from './stub-process.js';
+import { createMessage, WarmUnavailable } from './stub-process.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
+
+/** How long a base's stub may take to answer (ms). */
+const ANSWER_TIMEOUT_MS = 5000;
 
 export interface BaseSpec {
   /** Every toolchain's extra read-only paths. */
@@ -104,7 +108,7 @@ export class BaseSandboxes {
       if (pid === undefined) throw new WarmUnavailable('the base sandbox did not start');
       // Nothing to make: the stub answers once it runs, i.e. once bubblewrap's set-up is done.
       (spawned.child.stdio[4] as NodeJS.WritableStream | null)?.write(createMessage({ dirs: [], files: [] }));
-      await stubAnswer(spawned, 'the base sandbox');
+      await stubAnswer(spawned);
       const startTime = startTimeOf(pid);
       if (startTime === undefined) throw new WarmUnavailable('the base sandbox ended as it started');
       // Nothing more is read from it; it must not keep the worker's event loop alive either.
@@ -130,4 +134,47 @@ async function stop({ spawned, cgroup }: Pick<Base, 'spawned' | 'cgroup'>): Prom
   await endSandbox(spawned);
   await cgroup.killAll().catch(() => undefined);
   await cgroup.remove().catch(() => undefined);
+}
+
+/**
+ * Waits for the stub's `C` on standard output (paused again afterwards), or fails with
+ * WarmUnavailable when the base ends or stays silent.
+ */
+function stubAnswer({ child }: Spawned): Promise<void> {
+  const what = 'the base sandbox';
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      child.stdout?.pause();
+      if (error) reject(error);
+      else resolve();
+    };
+    const onData = (chunk: Buffer): void =>
+      done(chunk.toString() === 'C' ? undefined : new WarmUnavailable(`${what} answered oddly`));
+    const onExit = (): void => done(new WarmUnavailable(`${what} ended before it answered`));
+    const timer = setTimeout(() => done(new WarmUnavailable(`${what} did not answer`)), ANSWER_TIMEOUT_MS);
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+/**
+ * Ends a base: its first process goes first, so that bubblewrap outside reaps it and exits, and
+ * is reaped by the helper in turn: killed all at once they would linger as zombies.
+ */
+async function endSandbox({ child, childPid }: Spawned): Promise<void> {
+  if (child.exited) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const pid = await Promise.race([childPid, exited.then(() => undefined), sleep(1000).then(() => undefined)]);
+  try {
+    // While the process outside runs, its child's pid cannot have been reused (it would be a zombie).
+    if (pid !== undefined && !child.exited) process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
+  if (!child.exited) await exited;
+  clearTimeout(timer);
 }

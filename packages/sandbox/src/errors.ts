@@ -1,3 +1,5 @@
+import { constants as osConstants } from 'node:os';
+
 /** Stable codes of sandbox errors; classify by code once an error has crossed a process. */
 export type SandboxErrorCode =
   /** An engine option is out of its range. */
@@ -43,4 +45,11 @@ export class SandboxError extends Error {
     super(message, options);
     this.retryable = RETRYABLE.has(code);
   }
+}
+
+const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
+
+/** The name of an errno (`ENOENT`) a native helper reported by number. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
 }

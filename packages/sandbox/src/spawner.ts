@@ -12,7 +12,8 @@ import { accessSync, constants as fsConstants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { SandboxError } from './errors.js';
+import { errnoName, SandboxError } from './errors.js';
+import { answerLengths, HeldSandbox, heldOutcome } from './held-sandbox.js';
 import { signalName } from './launcher.js';
 
 /** Where the build puts the helper (`pnpm build` compiles it next to the compiled modules). */
@@ -65,139 +66,6 @@ export interface EnterSandbox {
 }
 
 type Stream = Socket | null;
-
-/** Bytes, or a host file's whole contents (which the helper sends from the file: no copy here). */
-export type ControlPart = Buffer | { path: string; size: number };
-
-/** A run in a sandbox the helper holds: its limits, and what the helper does with its cgroup. */
-export interface HeldRunRequest {
-  /** The cgroup's control files and values, written in order before the run. */
-  writes: readonly (readonly [string, string])[];
-  cpuFile: string;
-  cpuKind: 'n' | 'u';
-  /** Files read once the run has ended (their texts come back in `usageTexts`). */
-  usageFiles: readonly string[];
-  /** What the sandbox reads on fd 4 (the stub's messages, in parts), then on its standard input. */
-  control: readonly ControlPart[];
-  stdin: Buffer;
-  wallLimitMs: number;
-  cpuLimitMs?: number;
-  stdoutLimit: number;
-  stderrLimit: number;
-  stderrOverflow: 'kill' | 'keep';
-  signal?: AbortSignal;
-}
-
-/** How a held sandbox's run ended, as the helper saw it. */
-export interface HeldRunOutcome {
-  exitCode: number | null;
-  signal: string | null;
-  wallMs: number;
-  /** The cgroup's CPU time over the run (ns); -1 when it could not be read. */
-  cpuNs: number;
-  killedFor: 'wall' | 'cpu' | 'output' | 'cancelled' | undefined;
-  stdout: Buffer;
-  stderr: Buffer;
-  stdoutBytes: number;
-  stderrBytes: number;
-  usageTexts: string[];
-  /** A host file among the parts could not be read to its length (the run was killed). */
-  filesFailed: boolean;
-}
-
-/**
- * A sandbox the helper started and holds (its pipes stay with the helper), waiting for the one
- * run it serves: see H and R in native/coderunner-spawn.c.
- */
-export class HeldSandbox {
-  /** Settles when it has ended (after its run's outcome, if it had a run). */
-  readonly ended: Promise<void>;
-  private settleEnded: () => void = () => undefined;
-  private done = false;
-  /** The helper ended first: what it was to remove once the sandbox ended is not removed. */
-  private lost = false;
-  private pending: { resolve: (o: HeldRunOutcome) => void; reject: (e: Error) => void } | undefined;
-
-  constructor(
-    readonly id: string,
-    private readonly send: (fields: readonly string[], tail?: readonly Buffer[]) => void,
-  ) {
-    this.ended = new Promise((resolve) => (this.settleEnded = resolve));
-  }
-
-  get exited(): boolean {
-    return this.done;
-  }
-
-  /** Whether it ended with the helper, which then did not remove its directories. */
-  get orphaned(): boolean {
-    return this.lost;
-  }
-
-  /**
-   * Runs it (once it is ready, if it is still being made): one request, one answer. Rejects when
-   * it cannot (it ended, or a file could not be written).
-   */
-  run(request: HeldRunRequest): Promise<HeldRunOutcome> {
-    if (this.done) return Promise.reject(new SandboxError('SANDBOX_START_FAILED', 'the sandbox has ended'));
-    if (this.pending)
-      return Promise.reject(new SandboxError('SANDBOX_START_FAILED', 'the sandbox is running'));
-    const outcome = new Promise<HeldRunOutcome>((resolve, reject) => (this.pending = { resolve, reject }));
-    const onAbort = (): void => this.send(['C', this.id]);
-    request.signal?.addEventListener('abort', onAbort);
-    void outcome.finally(() => request.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
-    this.send(
-      [
-        'R',
-        this.id,
-        String(Math.max(0, Math.ceil(request.wallLimitMs))),
-        request.cpuLimitMs === undefined ? '' : String(Math.max(0, Math.ceil(request.cpuLimitMs))),
-        request.cpuFile,
-        request.cpuKind,
-        String(request.stdoutLimit),
-        String(request.stderrLimit),
-        request.stderrOverflow === 'kill' ? '1' : '0',
-        String(request.writes.length),
-        ...request.writes.flat(),
-        String(request.usageFiles.length),
-        ...request.usageFiles,
-        String(request.control.length),
-        ...request.control.map((part) =>
-          Buffer.isBuffer(part) ? `b${part.length}` : `f${part.size} ${part.path}`,
-        ),
-        String(request.stdin.length),
-      ],
-      [...request.control.filter((part): part is Buffer => Buffer.isBuffer(part)), request.stdin],
-    );
-    if (request.signal?.aborted) onAbort();
-    return outcome;
-  }
-
-  /** Kills it (and its run): what was in it goes with its first process. */
-  kill(): void {
-    if (!this.done) this.send(['K', this.id, String(osConstants.signals.SIGKILL)]);
-  }
-
-  /** @internal It ended: with its run's outcome, or without one (`error`: with the helper). */
-  end(outcome?: HeldRunOutcome, error?: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.lost = error !== undefined;
-    const pending = this.pending;
-    this.pending = undefined;
-    if (pending && outcome) pending.resolve(outcome);
-    else
-      pending?.reject(error ?? new SandboxError('SANDBOX_START_FAILED', 'the sandbox ended before its run'));
-    this.settleEnded();
-  }
-
-  /** @internal The run could not start (E): the sandbox is being killed. */
-  refuse(errno: number): void {
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.reject(new SandboxError('SANDBOX_START_FAILED', `the sandbox cannot run: ${errnoName(errno)}`));
-  }
-}
 
 /** A process started by the helper: the parts of `ChildProcess` the launcher uses. */
 export class HostProcess extends EventEmitter {
@@ -277,17 +145,16 @@ export class HostProcess extends EventEmitter {
   }
 }
 
-/** A request, in parts: its length, its NUL-terminated fields, then any bytes (`tail`) counted in them (not copied into one buffer). */
+/**
+ * A request, in parts: its length, its NUL-terminated fields, then any bytes (`tail`) counted in
+ * them (not copied into one buffer).
+ */
 function frame(fields: readonly string[], tail: readonly Buffer[] = []): Buffer[] {
   const body = Buffer.from(fields.map((field) => `${field}\0`).join(''));
   const head = Buffer.alloc(4);
   head.writeUInt32LE(body.length + tail.reduce((sum, part) => sum + part.length, 0));
   return [head, body, ...tail.filter((part) => part.length > 0)];
 }
-
-const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, number]) => [number, name]));
-const errnoName = (errno: number): string => errnoNames.get(errno) ?? `errno ${errno}`;
-const killReasons = new Set(['wall', 'cpu', 'output', 'cancelled']);
 
 /** A running helper and what it said that is not a whole answer yet. */
 interface Helper {
@@ -485,8 +352,7 @@ export class Spawner {
       const words = buffered.toString('latin1', 0, newline).split(' ');
       let end = newline + 1;
       if (words[0] === 'R') {
-        // R id code signal wallUs cpuNs killed outTotal errTotal outLen errLen nusage len...
-        const lengths = [words[9], words[10], ...words.slice(12)].map(Number);
+        const lengths = answerLengths(words);
         end += lengths.reduce((sum, n) => sum + n, 0);
         if (buffered.length < end) break;
         this.ranHeld(words, lengths, buffered.subarray(newline + 1, end));
@@ -501,29 +367,7 @@ export class Spawner {
     const sandbox = this.held.get(words[1] ?? '');
     if (!sandbox) return;
     this.held.delete(sandbox.id);
-    const [code = -1, signal = 0, wallUs = 0, cpuNs = -1] = words.slice(2, 6).map(Number);
-    const parts: Buffer[] = [];
-    let at = 0;
-    for (const length of lengths) {
-      parts.push(bytes.subarray(at, at + length));
-      at += length;
-    }
-    const [stdout = Buffer.alloc(0), stderr = Buffer.alloc(0), ...usage] = parts;
-    const killed = words[6] ?? '-';
-    sandbox.end({
-      exitCode: code >= 0 ? code : null,
-      signal: signal > 0 ? signalName(signal) : null,
-      wallMs: wallUs / 1000,
-      cpuNs,
-      killedFor: killReasons.has(killed) ? (killed as HeldRunOutcome['killedFor']) : undefined,
-      // Copies: the answer's buffer holds other runs' bytes too.
-      stdout: Buffer.from(stdout),
-      stderr: Buffer.from(stderr),
-      stdoutBytes: Number(words[7]),
-      stderrBytes: Number(words[8]),
-      usageTexts: usage.map((text) => text.toString('utf8')),
-      filesFailed: killed === 'files',
-    });
+    sandbox.end(heldOutcome(words, lengths, bytes));
   }
 
   /** E, F and X for a held sandbox; false for any other. */
@@ -540,10 +384,10 @@ export class Spawner {
   }
 
   private answer(helper: Helper, [kind, id = '', ...rest]: string[]): void {
-    if (this.answerHeld(kind, id, rest.map(Number))) return;
+    const numbers = rest.map(Number);
+    if (this.answerHeld(kind, id, numbers)) return;
     const child = this.live.get(id);
     if (!child) return;
-    const numbers = rest.map(Number);
     if (kind === 'S') {
       const [pid = 0, ...fds] = numbers;
       const streams: Socket[] = [];
@@ -559,7 +403,7 @@ export class Spawner {
         this.send(['D', id]);
       }
     } else if (kind === 'F') {
-      const code = errnoNames.get(numbers[0] ?? 0) ?? `errno ${numbers[0]}`;
+      const code = errnoName(numbers[0] ?? 0);
       const error = Object.assign(new Error(`spawn ${code}`), { code });
       child.fail(error);
       if (child.pid === undefined) {

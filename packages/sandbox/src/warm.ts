@@ -25,7 +25,8 @@ import { BaseSandboxes } from './base-sandbox.js';
 import type { BwrapIsolation, WorkFile } from './isolation.js';
 import { argvOf, SANDBOX_UID, SANDBOX_WORK_DIR } from './isolation.js';
 import type { LaunchOutcome } from './launcher.js';
-import type { ControlPart, HeldSandbox, Spawner } from './spawner.js';
+import type { ControlPart, HeldSandbox } from './held-sandbox.js';
+import type { Spawner } from './spawner.js';
 import { stubMessage, WarmUnavailable, type Placement } from './stub-process.js';
 import { SANDBOX_STUB_PATH } from './system-view.js';
 
@@ -72,7 +73,6 @@ export function placementOf(inputs: readonly WorkFile[], maxBytes = MAX_BYTES): 
 
 /** How a run goes into a sandbox made ahead: the stub's two messages, the files' contents in the first. */
 export interface WarmPlan {
-  placement: Placement;
   messages: [files: ControlPart[], program: Buffer];
 }
 
@@ -124,7 +124,7 @@ export function stubPlan(
 ): WarmPlan | undefined {
   const program = programMessage(request);
   if (!program || program.length > STUB_INPUT_BYTES) return undefined;
-  return { placement, messages: [files ?? filesMessage(placement), program] };
+  return { messages: [files ?? filesMessage(placement), program] };
 }
 
 /**
@@ -134,9 +134,10 @@ export function stubPlan(
  * so the tests of a submission, and later submissions of the same program, read them once.
  */
 export class FilesMessages {
+  /** `held`: the bytes of the message kept in memory; `fileBytes`: the files' sizes in all. */
   private readonly cached = new Map<
     string,
-    { placement: Placement; message: ControlPart[]; bytes: number }
+    { placement: Placement; message: ControlPart[]; held: number; fileBytes: number }
   >();
   private bytes = 0;
 
@@ -156,21 +157,21 @@ export class FilesMessages {
       // The most recently used go last, the first to go is the least recently used.
       this.cached.delete(key);
       this.cached.set(key, hit);
-      const bytes = hit.placement.files.reduce((sum, file) => sum + file.size, 0);
-      return bytes <= maxBytes ? hit : undefined;
+      return hit.fileBytes <= maxBytes ? hit : undefined;
     }
     const placement = placementOf(files, maxBytes);
     if (!placement) return undefined;
     const message = filesMessage(placement);
     // What it holds in memory: the files sent from their own paths are not read here.
     const held = message.reduce((sum, part) => sum + (Buffer.isBuffer(part) ? part.length : 0), 0);
-    const made = { placement, message, bytes: held };
+    const fileBytes = placement.files.reduce((sum, file) => sum + file.size, 0);
+    const made = { placement, message, held, fileBytes };
     this.cached.set(key, made);
     this.bytes += held;
     for (const [oldest, entry] of this.cached) {
       if (this.cached.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
       this.cached.delete(oldest);
-      this.bytes -= entry.bytes;
+      this.bytes -= entry.held;
     }
     return made;
   }

@@ -23,7 +23,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { STUB_PATH } from '../src/system-view.js';
 import { createMessage } from '../src/stub-process.js';
 import { filesMessage, placementOf, programMessage, stubPlan } from '../src/warm.js';
-import type { ControlPart } from '../src/spawner.js';
+import type { ControlPart } from '../src/held-sandbox.js';
 import type { ExecuteRequest } from '../src/executor.js';
 
 const dirs: string[] = [];

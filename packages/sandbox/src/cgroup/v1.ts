@@ -1,7 +1,7 @@
 /** cgroup v1: one directory per run in each of the memory, pids and cpuacct hierarchies. */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { access, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { keyedValue, killLoop, mkdirIfMissing, readText, removeDir, writeControl } from './fs-util.js';
 import type { CgroupFileScript, CgroupLimits, CgroupManager, CgroupUsage, RunCgroup } from './types.js';
 
@@ -115,11 +115,9 @@ export class CgroupV1Manager implements CgroupManager {
     return join(this.mounts[hierarchy], this.parentName, name);
   }
 
-  private async hasMemsw(dir: string): Promise<boolean> {
-    this.memswChecked ??= await access(join(dir, 'memory.memsw.limit_in_bytes')).then(
-      () => true,
-      () => false,
-    );
+  /** Whether swap is accounted (memory.memsw.* exist: the hierarchy's root shows it too). */
+  private memsw(): boolean {
+    this.memswChecked ??= existsSync(join(this.mounts.memory, 'memory.memsw.limit_in_bytes'));
     return this.memswChecked;
   }
 
@@ -131,13 +129,11 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   open(name: string): RunCgroup {
-    // Whether swap is accounted shows at the hierarchy's root as well.
-    this.memswChecked ??= existsSync(join(this.mounts.memory, 'memory.memsw.limit_in_bytes'));
     return new V1RunCgroup(
       this.dir('memory', name),
       this.dir('pids', name),
       this.dir('cpuacct', name),
-      this.memswChecked,
+      this.memsw(),
     );
   }
 
@@ -151,13 +147,7 @@ export class CgroupV1Manager implements CgroupManager {
       mkdirIfMissing(cpuacct),
     ]);
     // A cgroup just made has no memory limit; one left behind may have any.
-    const cgroup = new V1RunCgroup(
-      memory,
-      pids,
-      cpuacct,
-      await this.hasMemsw(memory),
-      fresh ? Infinity : undefined,
-    );
+    const cgroup = new V1RunCgroup(memory, pids, cpuacct, this.memsw(), fresh ? Infinity : undefined);
     try {
       if (limits) await cgroup.setLimits(limits);
     } catch (error) {

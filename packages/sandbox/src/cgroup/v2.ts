@@ -87,9 +87,7 @@ class V2RunCgroup implements RunCgroup {
   async usage(): Promise<CgroupUsage> {
     const [cpuNs, events] = await Promise.all([this.cpuNs(), readText(join(this.dir, 'memory.events'))]);
     // memory.peak exists from Linux 5.19; before that the current usage is the best there is.
-    const peak = await readText(join(this.dir, 'memory.peak')).catch(() =>
-      readText(join(this.dir, 'memory.current')),
-    );
+    const peak = await readText(join(this.dir, this.files().peak));
     return this.usageOf([peak, events], cpuNs);
   }
 
