@@ -1,9 +1,10 @@
 /**
  * A worker: connects to NATS, makes sure the streams and the durable consumer exist, and judges
- * submissions with at most `maxConcurrentJobs` in progress. It pulls only for free slots (a fetch
- * of exactly the free count), so every message it takes starts at once. A slot is free again as
- * soon as its judging is over: the next message runs while the last one's final is still being
- * stored, so a worker holds at most twice its slots, half of them only waiting for their storing.
+ * submissions with at most `maxConcurrentJobs` in progress. It pulls only for free slots (a pull
+ * of exactly the free count, see `PullSource`), so every message it takes starts at once. A slot
+ * is free again as soon as its judging is over: the next message runs while the last one's final
+ * is still being stored, so a worker holds at most twice its slots, half of them only waiting for
+ * their storing.
  *
  * States: starting → running → draining → stopped. `stop()` stops pulling, lets running jobs
  * finish within the grace period, hands back (nak) what cannot finish, and drains the connection.
@@ -13,13 +14,7 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { createEngine, loadRegistry, type Engine } from '@coderunner/sandbox';
-import {
-  jetstream,
-  jetstreamManager,
-  type Consumer,
-  type ConsumerMessages,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { Svcm, type Service } from '@nats-io/services';
 import {
   connect,
@@ -37,6 +32,7 @@ import { createLogger, type Logger } from './logger.js';
 import { WorkerMetrics } from './metrics.js';
 import { namesOf } from './names.js';
 import { policyOf } from './policy.js';
+import { PullSource } from './pull.js';
 import { checkProvisioned, provision } from './provision.js';
 
 /** A delay that does not keep the process alive (for bounding waits during shutdown). */
@@ -76,7 +72,7 @@ export class Worker {
   private readonly held = new Map<JsMsg, AbortController>();
   /** Held messages whose judging is not over (see `freeSlots`). */
   private readonly beingJudged = new Set<JsMsg>();
-  private batch: ConsumerMessages | undefined;
+  private source: PullSource | undefined;
   private slotFreed: (() => void) | undefined;
   private loops: Promise<void>[] = [];
   private http: Server | undefined;
@@ -86,7 +82,6 @@ export class Worker {
   private constructor(
     readonly ctx: WorkerContext,
     readonly nc: NatsConnection,
-    private readonly consumer: Consumer,
     private readonly advisoryConsumer: Consumer,
     private readonly options: WorkerOptions,
   ) {
@@ -128,7 +123,8 @@ export class Worker {
       const names = namesOf(config);
       if (config.nats.provision) await provision(jsm, config, names);
       else await checkProvisioned(jsm, config, names);
-      const consumer = await js.consumers.get(names.submissionsStream, names.consumer);
+      // Fails now, with the reason, when the consumer is missing or not readable.
+      await js.consumers.get(names.submissionsStream, names.consumer);
       const advisoryConsumer = await js.consumers.get(names.advisoryStream, names.advisoryConsumer);
       const results = {
         js,
@@ -151,7 +147,7 @@ export class Worker {
         maxPayload: nc.info?.max_payload ?? 1024 * 1024,
         results,
       };
-      const worker = new Worker(ctx, nc, consumer, advisoryConsumer, options);
+      const worker = new Worker(ctx, nc, advisoryConsumer, options);
       await worker.run();
       return worker;
     } catch (error) {
@@ -223,7 +219,11 @@ export class Worker {
   private async watchConnection(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') this.connected = false;
-      if (status.type === 'reconnect') this.connected = true;
+      if (status.type === 'reconnect') {
+        this.connected = true;
+        // The pull waiting on the server went with the old connection: ask again.
+        this.source?.interrupt();
+      }
       this.ctx.log.info({ status: status.type }, 'NATS connection');
     }
   }
@@ -263,27 +263,32 @@ export class Worker {
   }
 
   private async pullLoop(): Promise<void> {
-    const { config, log } = this.ctx;
-    while (this.state === 'running') {
-      const free = this.freeSlots();
-      if (free <= 0) {
-        await this.waitForSlot();
-        continue;
-      }
-      try {
-        this.batch = await this.consumer.fetch({ max_messages: free, expires: config.nats.pullExpiresMs });
-        for await (const m of this.batch) {
-          // A message that arrives after stop() began goes straight back, for another worker.
-          if (this.state !== 'running') m.nak();
-          else this.accept(m);
+    const { config, log, names } = this.ctx;
+    const source = new PullSource(this.nc, names.submissionsStream, names.consumer, (m) => {
+      // A message that arrives after stop() began, or beyond the free slots (a pull the server
+      // still served after a reconnect), goes straight back, for another worker.
+      if (this.state !== 'running' || this.freeSlots() <= 0) m.nak();
+      else this.accept(m);
+    });
+    this.source = source;
+    try {
+      while (this.state === 'running') {
+        const free = this.freeSlots();
+        if (free <= 0) {
+          await this.waitForSlot();
+          continue;
         }
-      } catch (error) {
-        if (this.state !== 'running') break;
-        log.debug({ err: error }, 'pull failed; retrying');
-        await sleep(500);
-      } finally {
-        this.batch = undefined;
+        const end = await source.pull(free, config.nats.pullExpiresMs);
+        // 408: expired unfilled, ask again. Any other status (409: the consumer is gone or busy
+        // with pulls; 503: JetStream not answering yet): wait a little before asking again.
+        if (typeof end === 'number' && end !== 408 && this.state === 'running') {
+          log.debug({ status: end }, 'pull refused; retrying');
+          await sleep(500);
+        }
       }
+    } finally {
+      this.source = undefined;
+      source.close();
     }
   }
 
@@ -298,7 +303,7 @@ export class Worker {
     if (this.state === 'stopped') return;
     this.state = 'draining';
     log.info({ inFlight: this.held.size }, 'stopping: no more pulls, finishing running jobs');
-    this.batch?.stop();
+    this.source?.interrupt();
     this.wakePullLoop();
     const graceMs = config.runner.shutdownGraceSec * 1000;
     const finished = await Promise.race([
