@@ -81,6 +81,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,6 +168,22 @@ static void write_all(int fd, const char *buf, size_t len) {
     }
     buf += n;
     len -= (size_t)n;
+  }
+}
+
+/* Writes every buffer in order, in as few system calls as the pipe takes. */
+static void writev_all(int fd, struct iovec *iov, int count) {
+  while (count > 0) {
+    ssize_t n = writev(fd, iov, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("write");
+    }
+    for (; count > 0 && (size_t)n >= iov->iov_len; iov++, count--) n -= (ssize_t)iov->iov_len;
+    if (count > 0) {
+      iov->iov_base = (char *)iov->iov_base + n;
+      iov->iov_len -= (size_t)n;
+    }
   }
 }
 
@@ -650,7 +667,10 @@ struct run {
   long long wall_us;
 };
 
-/* A file's text (at most 64 KiB), NUL-terminated, or NULL; `len` gets its length. */
+/*
+ * A cgroup file's text (at most 64 KiB), NUL-terminated, or NULL; `len` gets its length. cgroupfs
+ * answers a read with the whole text when it fits: a short read is the end, no second read needed.
+ */
 static char *read_text(const char *path, size_t *len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NULL;
@@ -662,7 +682,7 @@ static char *read_text(const char *path, size_t *len) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     have += (size_t)n;
-    if (have == cap) break;
+    if (have == cap || (size_t)n < 4096) break;
   }
   close(fd);
   text[have] = '\0';
@@ -898,13 +918,18 @@ static void answer_run(struct child *c) {
   /* The worker asks for a few usage files: a line this long is its mistake, not a run's. */
   if (n <= 0 || (size_t)n >= sizeof head) die("a run's answer does not fit its line");
   drop_dirs(c);
-  write_all(STDOUT_FILENO, head, (size_t)n);
-  if (r->out.len) write_all(STDOUT_FILENO, r->out.buf, r->out.len);
-  if (r->err.len) write_all(STDOUT_FILENO, r->err.buf, r->err.len);
-  for (int i = 0; i < r->nusage; i++) {
-    if (lens[i]) write_all(STDOUT_FILENO, texts[i], lens[i]);
-    free(texts[i]);
-  }
+  /* One write for the whole answer: the worker wakes once for it. */
+  struct iovec *iov = calloc((size_t)r->nusage + 3, sizeof *iov);
+  if (!iov) die("calloc");
+  int count = 0;
+  iov[count++] = (struct iovec){head, (size_t)n};
+  if (r->out.len) iov[count++] = (struct iovec){r->out.buf, r->out.len};
+  if (r->err.len) iov[count++] = (struct iovec){r->err.buf, r->err.len};
+  for (int i = 0; i < r->nusage; i++)
+    if (lens[i]) iov[count++] = (struct iovec){texts[i], lens[i]};
+  writev_all(STDOUT_FILENO, iov, count);
+  for (int i = 0; i < r->nusage; i++) free(texts[i]);
+  free(iov);
   free(texts);
   free(lens);
 }
