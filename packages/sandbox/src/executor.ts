@@ -29,9 +29,10 @@ let runCounter = 0;
 
 /**
  * A fresh cgroup name for a slot: `s<slot>-<pid>-<n>` for a run, `w<slot>-<pid>-<n>` for a
- * sandbox made ahead, `b…` for a base sandbox (the start-up sweep relies on the pattern).
+ * sandbox made ahead, `b…` for a base sandbox, `l…` for a lane's long-lived cgroup (the start-up
+ * sweep relies on the pattern).
  */
-export function runName(slot: number, kind: 's' | 'w' | 'b' = 's'): string {
+export function runName(slot: number, kind: 's' | 'w' | 'b' | 'l' = 's'): string {
   return `${kind}${slot}-${process.pid}-${++runCounter}`;
 }
 

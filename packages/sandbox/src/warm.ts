@@ -274,6 +274,8 @@ export class WarmPool {
   private closed = false;
   /** Each lane's long-lived sandbox, whose namespaces its sandboxes are made from. */
   private readonly bases: BaseSandboxes;
+  /** Each lane's long-lived cgroup (see `CgroupManager.openInLane`), by `slot/lane`, once made. */
+  private readonly laneCgroups = new Map<string, { name: string; made: Promise<void> }>();
   private readonly files = new FilesMessages();
 
   constructor(
@@ -281,8 +283,8 @@ export class WarmPool {
     private readonly isolation: BwrapIsolation,
     private readonly cgroups: CgroupManager,
     private readonly spawner: Spawner,
-    /** A fresh cgroup name for a slot's sandbox made ahead (`w`) or base sandbox (`b`). */
-    private readonly runName: (slot: number, kind: 'w' | 'b') => string,
+    /** A fresh cgroup name for a slot's sandbox made ahead (`w`), base sandbox (`b`) or lane (`l`). */
+    private readonly runName: (slot: number, kind: 'w' | 'b' | 'l') => string,
   ) {
     this.bases = new BaseSandboxes({ roBinds: spec.roBinds }, isolation, spawner, cgroups, (slot) =>
       runName(slot, 'b'),
@@ -368,8 +370,9 @@ export class WarmPool {
   ): Promise<WarmSandbox> {
     const { workDirBytes, tmpBytes } = this.spec;
     const base = await this.bases.process(slot, lane);
-    // The helper makes the cgroup, and removes it once the sandbox has ended.
-    const cgroup = this.cgroups.open(this.runName(slot, 'w'));
+    // The helper makes the run's own cgroup, and removes it once the sandbox has ended; the
+    // lane's, made once, holds what can be reset between its sandboxes.
+    const cgroup = this.cgroups.openInLane(this.runName(slot, 'w'), await this.laneCgroup(slot, lane));
     const held = this.spawner.hold(
       {
         argv: [SANDBOX_STUB_PATH],
@@ -386,6 +389,24 @@ export class WarmPool {
     return sandbox;
   }
 
+  /** The name of the lane's long-lived cgroup, made on first use (and again after a failure). */
+  private async laneCgroup(slot: number, lane: Lane): Promise<string> {
+    const key = `${slot}/${lane}`;
+    let entry = this.laneCgroups.get(key);
+    if (!entry) {
+      const name = this.runName(slot, 'l');
+      entry = { name, made: this.cgroups.ensureLane(name) };
+      this.laneCgroups.set(key, entry);
+    }
+    try {
+      await entry.made;
+    } catch (error) {
+      if (this.laneCgroups.get(key) === entry) this.laneCgroups.delete(key);
+      throw error;
+    }
+    return entry.name;
+  }
+
   /** Destroys every sandbox made ahead; makes no more. */
   async close(): Promise<void> {
     this.closed = true;
@@ -396,6 +417,13 @@ export class WarmPool {
     this.ready.clear();
     for (const sandbox of await Promise.all(pending)) await sandbox?.destroy();
     await this.bases.close();
+    for (const { name, made } of this.laneCgroups.values()) {
+      await made.catch(() => undefined);
+      const cgroup = this.cgroups.open(name);
+      await cgroup.killAll().catch(() => undefined);
+      await cgroup.remove().catch(() => undefined);
+    }
+    this.laneCgroups.clear();
   }
 }
 

@@ -12,10 +12,16 @@ import { processesOfUids, submission, testEngine } from './helpers.js';
 
 const UID_BASE = 62200;
 const PIDS = '/sys/fs/cgroup/pids/coderunner';
+const CPUACCT = '/sys/fs/cgroup/cpuacct/coderunner';
 
 /** The cgroups of sandboxes made ahead by this process, by name. */
 function warmCgroups(): string[] {
   return readdirSync(PIDS).filter((name) => /^w\d+-/.test(name) && name.includes(`-${process.pid}-`));
+}
+
+/** The lanes' long-lived (CPU accounting) cgroups of this process, by name. */
+function laneCgroups(): string[] {
+  return readdirSync(CPUACCT).filter((name) => /^l\d+-/.test(name) && name.includes(`-${process.pid}-`));
 }
 
 function warmProcesses(name: string): number[] {
@@ -148,9 +154,11 @@ describe('with sandboxes made ahead', () => {
   it('leaves no process and no cgroup behind when the engine closes', async () => {
     await until(bothWaiting);
     expect(slotProcesses().length).toBeGreaterThan(0);
+    expect(laneCgroups().length).toBeGreaterThanOrEqual(2);
     await engine.close();
     await until(() => slotProcesses().length === 0);
     expect(warmCgroups()).toEqual([]);
+    expect(laneCgroups()).toEqual([]);
   });
 });
 
@@ -207,6 +215,25 @@ describe('a run in a sandbox made ahead, which the spawn helper supervises', () 
     });
     expect(flood.tests[0]?.status).toBe('output_limit_exceeded');
     expect(flood.tests[0]?.output).toBe('A'.repeat(64 * 1024));
+  });
+
+  it('counts each run’s CPU time from zero in its lane’s CPU cgroup, which runs share', async () => {
+    // The first test spins for 250 ms of CPU; the third runs on the same lane after it.
+    const words = ['spin', 'a', 'b', 'c', 'd'];
+    const result = await warmJudge(
+      'c',
+      '#include <stdio.h>\n#include <string.h>\n#include <time.h>\nint main(void){char w[16]={0};scanf("%15s",w);if(!strcmp(w,"spin"))while(clock()<CLOCKS_PER_SEC/4);puts(w);return 0;}',
+      words.map((word) => ({ id: word, input: `${word}\n`, expectOutput: word })),
+    );
+    expect(result.tests.map((t) => t.status)).toEqual(words.map(() => 'success'));
+    expect(result.tests[0]?.timeUsedInMs).toBeGreaterThanOrEqual(240);
+    for (const test of result.tests.slice(1)) expect(test.timeUsedInMs).toBeLessThan(100);
+    // Each slot's two lanes, each with one CPU cgroup for all its runs.
+    expect(
+      laneCgroups()
+        .map((name) => name.split('-')[0])
+        .sort(),
+    ).toEqual(['l0', 'l0', 'l1', 'l1']);
   });
 
   it('serves test after test, a run asked for while its sandbox is still being made waiting for it', async () => {

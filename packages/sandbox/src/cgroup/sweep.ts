@@ -2,11 +2,11 @@
  * Cleans up after engines that died without cleaning up (a worker killed with SIGKILL): run
  * cgroups named after a process that no longer exists are emptied (every process in them
  * killed) and removed. Run cgroups are named `s<slot>-<pid>-<n>` by the executor (`w…` for
- * sandboxes made ahead, `b…` for base sandboxes).
+ * sandboxes made ahead, `b…` for base sandboxes, `l…` for lanes).
  */
 import type { CgroupManager } from './types.js';
 
-const RUN_NAME = /^[swb]\d+-(\d+)-\d+$/;
+const RUN_NAME = /^[swbl]\d+-(\d+)-\d+$/;
 
 function alive(pid: number): boolean {
   try {

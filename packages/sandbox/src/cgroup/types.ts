@@ -67,4 +67,13 @@ export interface CgroupManager {
   existing(): Promise<string[]>;
   /** A handle on an existing run cgroup (to clean up after a process that died). */
   open(name: string): RunCgroup;
+  /**
+   * A run cgroup for a sandbox of a lane, which has one sandbox at a time: what needs no fresh
+   * directory per run lives in the lane's long-lived cgroup `lane` (made by `ensureLane`, removed
+   * like a run cgroup of that name) — under cgroup v1 the CPU time, whose counter is reset per
+   * run. Its `dirs` are the run's own only. A single cgroup v2 directory is the run's own.
+   */
+  openInLane(name: string, lane: string): RunCgroup;
+  /** Makes the lane's long-lived directories, unless they exist. */
+  ensureLane(lane: string): Promise<void>;
 }

@@ -1,4 +1,9 @@
-/** cgroup v1: one directory per run in each of the memory, pids and cpuacct hierarchies. */
+/**
+ * cgroup v1: one directory per run in each of the memory, pids and cpuacct hierarchies; or, for
+ * a lane's sandboxes, the cpuacct one the lane's (a directory made and removed costs the kernel
+ * about 40 µs there, per run; the CPU counter is reset per run). Memory (whose peak must start
+ * from nothing) and pids (whose limit would bind the next sandbox's set-up) stay per run.
+ */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -23,10 +28,13 @@ class V1RunCgroup implements RunCgroup {
     private readonly memsw: boolean,
     /** The memory limit in force, when known (a cgroup this manager just made has none). */
     private memoryLimit?: number,
+    /** The directories that are the run's own (the others are a lane's). */
+    own?: readonly string[],
   ) {
     // Distinct directories only: cpuacct may share a hierarchy with another controller.
-    this.dirs = [...new Set([memory, pids, cpuacct])];
-    this.procsFiles = this.dirs.map((dir) => join(dir, 'cgroup.procs'));
+    const all = [...new Set([memory, pids, cpuacct])];
+    this.dirs = own ?? all;
+    this.procsFiles = all.map((dir) => join(dir, 'cgroup.procs'));
   }
 
   script(limits: CgroupLimits): CgroupFileScript {
@@ -92,8 +100,9 @@ class V1RunCgroup implements RunCgroup {
     await killLoop(join(this.memory, 'cgroup.procs'));
   }
 
+  /** Removes the run's own directories (a lane's stay). */
   async remove(): Promise<void> {
-    await Promise.all([...new Set([this.memory, this.pids, this.cpuacct])].map((dir) => removeDir(dir)));
+    await Promise.all(this.dirs.map((dir) => removeDir(dir)));
   }
 }
 
@@ -121,11 +130,14 @@ export class CgroupV1Manager implements CgroupManager {
     return this.memswChecked;
   }
 
+  /** Names of the cgroups in any of the three hierarchies (a lane's have no memory one). */
   async existing(): Promise<string[]> {
-    const entries = await readdir(join(this.mounts.memory, this.parentName), { withFileTypes: true }).catch(
-      () => [],
-    );
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    const names = new Set<string>();
+    for (const mount of new Set([this.mounts.memory, this.mounts.pids, this.mounts.cpuacct])) {
+      const entries = await readdir(join(mount, this.parentName), { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) if (entry.isDirectory()) names.add(entry.name);
+    }
+    return [...names];
   }
 
   open(name: string): RunCgroup {
@@ -135,6 +147,23 @@ export class CgroupV1Manager implements CgroupManager {
       this.dir('cpuacct', name),
       this.memsw(),
     );
+  }
+
+  /** Whether cpuacct has a hierarchy of its own (not mounted with memory or pids). */
+  private get cpuacctApart(): boolean {
+    return this.mounts.cpuacct !== this.mounts.memory && this.mounts.cpuacct !== this.mounts.pids;
+  }
+
+  openInLane(name: string, lane: string): RunCgroup {
+    if (!this.cpuacctApart) return this.open(name);
+    const [memory, pids] = [this.dir('memory', name), this.dir('pids', name)];
+    return new V1RunCgroup(memory, pids, this.dir('cpuacct', lane), this.memsw(), undefined, [
+      ...new Set([memory, pids]),
+    ]);
+  }
+
+  async ensureLane(lane: string): Promise<void> {
+    if (this.cpuacctApart) await mkdirIfMissing(this.dir('cpuacct', lane));
   }
 
   async create(name: string, limits?: CgroupLimits): Promise<RunCgroup> {

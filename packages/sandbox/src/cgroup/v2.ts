@@ -154,6 +154,13 @@ export class CgroupV2Manager implements CgroupManager {
     return new V2RunCgroup(join(this.location, name), this.filesOf);
   }
 
+  /** One directory holds every controller: a run's cgroup is all its own. */
+  openInLane(name: string): RunCgroup {
+    return this.open(name);
+  }
+
+  async ensureLane(): Promise<void> {}
+
   async create(name: string, limits?: CgroupLimits): Promise<RunCgroup> {
     const dir = join(this.location, name);
     await mkdirIfMissing(dir);
