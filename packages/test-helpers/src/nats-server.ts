@@ -23,6 +23,8 @@ export interface NatsServer {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** The server process's pid while it runs (to stop it with SIGSTOP, say). */
+  readonly pid: number | undefined;
   /** Everything the server logged so far. */
   log(): string;
   /** SIGTERM, then wait for the process to end; files stay. */
@@ -49,6 +51,10 @@ class NatsServerProcess implements NatsServer {
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   log(): string {

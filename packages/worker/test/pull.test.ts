@@ -107,12 +107,28 @@ describe('PullSource', () => {
     expect([404, 409]).toContain(end);
   });
 
-  it('a pull lost with its server (restarted) ends as lost once its heartbeats stop', async () => {
+  it('a pull whose server falls silent ends as lost once two heartbeats are missed', async () => {
+    await setUp(0);
+    const { source } = collect();
+    const pulled = source.pull(1, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Stopped, the server neither answers nor closes the connection: only the heartbeats tell.
+    process.kill(server.pid!, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      expect(await pulled).toBe('lost');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    } finally {
+      process.kill(server.pid!, 'SIGCONT');
+    }
+  });
+
+  it('a pull whose server restarts ends (409 on shutdown, or lost), not a hang', async () => {
     await setUp(0);
     const { source } = collect();
     const pulled = source.pull(1, 1000);
     await server.restart();
-    expect(await pulled).toBe('lost');
+    expect(['lost', 409]).toContain(await pulled);
   });
 
   it('a pull nobody answers (no JetStream) ends with 503 no responders', async () => {
