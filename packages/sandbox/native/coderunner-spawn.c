@@ -159,18 +159,6 @@ static int netns_fd(const char *name) {
   return fd;
 }
 
-static void write_all(int fd, const char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      die("write");
-    }
-    buf += n;
-    len -= (size_t)n;
-  }
-}
-
 /* Writes every buffer in order, in as few system calls as the pipe takes. */
 static void writev_all(int fd, struct iovec *iov, int count) {
   while (count > 0) {
@@ -185,6 +173,11 @@ static void writev_all(int fd, struct iovec *iov, int count) {
       iov->iov_len -= (size_t)n;
     }
   }
+}
+
+static void write_all(int fd, const char *buf, size_t len) {
+  struct iovec iov = {(void *)buf, len};
+  writev_all(fd, &iov, 1);
 }
 
 static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -114,17 +114,13 @@ export function programMessage(request: ExecuteRequest): Buffer | undefined {
 }
 
 /**
- * The stub's messages for a run, or undefined when it could not take them (the run goes cold).
- * `files`: the first message, when it is already made.
+ * The stub's messages for a run, its files' (`filesMessage`) and the program's, or undefined when
+ * it could not take them (the run goes cold).
  */
-export function stubPlan(
-  placement: Placement,
-  request: ExecuteRequest,
-  files?: ControlPart[],
-): WarmPlan | undefined {
+export function stubPlan(files: ControlPart[], request: ExecuteRequest): WarmPlan | undefined {
   const program = programMessage(request);
   if (!program || program.length > STUB_INPUT_BYTES) return undefined;
-  return { messages: [files ?? filesMessage(placement), program] };
+  return { messages: [files, program] };
 }
 
 /**
@@ -299,7 +295,7 @@ export class WarmPool {
     try {
       // The files take room in the work dir: leave the program at least half of it.
       const files = this.files.get(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
-      return files && stubPlan(files.placement, request, files.message);
+      return files && stubPlan(files.message, request);
     } catch {
       // A file gone or changed while it was read: the cold way tells what is wrong, if anything.
       return undefined;

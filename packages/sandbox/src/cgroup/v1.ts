@@ -28,12 +28,12 @@ class V1RunCgroup implements RunCgroup {
     private readonly memsw: boolean,
     /** The memory limit in force, when known (a cgroup this manager just made has none). */
     private memoryLimit?: number,
-    /** The directories that are the run's own (the others are a lane's). */
-    own?: readonly string[],
+    /** The cpuacct directory is a lane's (see `openInLane`), not the run's own. */
+    laneCpuacct = false,
   ) {
     // Distinct directories only: cpuacct may share a hierarchy with another controller.
     const all = [...new Set([memory, pids, cpuacct])];
-    this.dirs = own ?? all;
+    this.dirs = laneCpuacct ? all.filter((dir) => dir !== cpuacct) : all;
     this.procsFiles = all.map((dir) => join(dir, 'cgroup.procs'));
   }
 
@@ -156,10 +156,15 @@ export class CgroupV1Manager implements CgroupManager {
 
   openInLane(name: string, lane: string): RunCgroup {
     if (!this.cpuacctApart) return this.open(name);
-    const [memory, pids] = [this.dir('memory', name), this.dir('pids', name)];
-    return new V1RunCgroup(memory, pids, this.dir('cpuacct', lane), this.memsw(), undefined, [
-      ...new Set([memory, pids]),
-    ]);
+    const cpuacct = this.dir('cpuacct', lane);
+    return new V1RunCgroup(
+      this.dir('memory', name),
+      this.dir('pids', name),
+      cpuacct,
+      this.memsw(),
+      undefined,
+      true,
+    );
   }
 
   async ensureLane(lane: string): Promise<void> {
