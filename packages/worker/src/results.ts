@@ -8,16 +8,17 @@
  * `final` per submission.
  */
 import { encodeEvent, decodeEvent, resultSubject, type ResultEvent } from '@coderunner/protocol';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerError } from './errors.js';
+import { PublishError, type StreamPublisher } from './stream-publisher.js';
 
 const WRONG_LAST_SEQUENCE = 10071;
 /** Events `send` lets wait for their turn before it waits itself. */
 const MAX_QUEUED = 8;
 
 export interface ResultOptions {
-  js: JetStreamClient;
+  publisher: StreamPublisher;
   jsm: JetStreamManager;
   resultsStream: string;
   resultPrefix: string;
@@ -30,11 +31,6 @@ export function eventMsgId(event: ResultEvent): string {
   if (event.type === 'final') return `${event.submissionId}:final`;
   const suffix = event.type === 'test' ? `test:${event.index ?? event.testCaseId}` : event.type;
   return `${event.submissionId}:${event.attempt}:${suffix}`;
-}
-
-function isTimeout(error: unknown): boolean {
-  const e = error as { name?: string; code?: unknown; message?: string };
-  return e.name === 'TimeoutError' || e.code === 'TIMEOUT' || /timeout|timed out/i.test(e.message ?? '');
 }
 
 export class ResultChannel {
@@ -142,18 +138,19 @@ export class ResultChannel {
    */
   async publish(event: ResultEvent): Promise<{ duplicate: boolean }> {
     const data = encodeEvent(event);
-    const msgID = eventMsgId(event);
+    const msgId = eventMsgId(event);
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack = await this.options.js.publish(this.subject, data, {
-          msgID,
-          timeout: this.options.timeoutMs,
-          expect: { lastSubjectSequence: this.lastSeq, streamName: this.options.resultsStream },
+        const ack = await this.options.publisher.publish(this.subject, data, {
+          msgId,
+          timeoutMs: this.options.timeoutMs,
+          lastSubjectSequence: this.lastSeq,
+          stream: this.options.resultsStream,
         });
         this.lastSeq = ack.seq;
         return { duplicate: ack.duplicate };
       } catch (error) {
-        if ((error as { code?: unknown }).code === WRONG_LAST_SEQUENCE) {
+        if (error instanceof PublishError && error.apiCode === WRONG_LAST_SEQUENCE) {
           throw new WorkerError(
             'SUPERSEDED',
             `another attempt of ${event.submissionId} has published results`,
@@ -173,7 +170,11 @@ export class ResultChannel {
         }
         // A timeout does not tell whether the event was stored: the same message id makes the
         // retry safe. Other errors (no responders while the server restarts) also get retried.
-        await sleep(isTimeout(error) ? 100 : Math.min(2000, 200 * 2 ** attempt));
+        await sleep(
+          error instanceof PublishError && error.code === 'TIMEOUT'
+            ? 100
+            : Math.min(2000, 200 * 2 ** attempt),
+        );
       }
     }
   }

@@ -33,6 +33,7 @@ import { WorkerMetrics } from './metrics.js';
 import { namesOf } from './names.js';
 import { policyOf } from './policy.js';
 import { PullSource } from './pull.js';
+import { StreamPublisher } from './stream-publisher.js';
 import { checkProvisioned, provision } from './provision.js';
 
 /** A delay that does not keep the process alive (for bounding waits during shutdown). */
@@ -127,7 +128,7 @@ export class Worker {
       await js.consumers.get(names.submissionsStream, names.consumer);
       const advisoryConsumer = await js.consumers.get(names.advisoryStream, names.advisoryConsumer);
       const results = {
-        js,
+        publisher: new StreamPublisher(nc),
         jsm,
         resultsStream: names.resultsStream,
         resultPrefix: names.resultPrefix,

@@ -5,7 +5,7 @@
  * stores its first event without reading the subject first, unless the subject is not empty.
  */
 import type { ResultEvent } from '@coderunner/protocol';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -13,6 +13,7 @@ import { loadConfig, namesOf, WorkerError } from '../src/index.js';
 import { provision } from '../src/provision.js';
 import { errorFinal } from '../src/finals.js';
 import { ResultChannel, type ResultOptions } from '../src/results.js';
+import { StreamPublisher } from '../src/stream-publisher.js';
 import { readResults } from './helpers.js';
 
 let server: NatsServer;
@@ -28,7 +29,7 @@ beforeAll(async () => {
   const names = namesOf(config);
   await provision(jsm, config, names);
   options = {
-    js: jetstream(nc),
+    publisher: new StreamPublisher(nc),
     jsm,
     resultsStream: names.resultsStream,
     resultPrefix: names.resultPrefix,

@@ -1,0 +1,156 @@
+/**
+ * Stores messages in a JetStream stream, each a plain publish whose acknowledgement comes back on
+ * one long-lived inbox subscription. The library's `js.publish` makes a request per message (a
+ * headers object checked key by key, a request with its own timer and deferred, the answer
+ * parsed through the API layer): about 95 µs of CPU per stored message on a 2-core machine
+ * against 60 µs here, and a worker stores four messages per submission.
+ *
+ * An answer is the server's publish acknowledgement (`{stream, seq, duplicate?}`), its refusal
+ * (`{error: {code, err_code, description}}`), or a 503 status when no stream listens on the
+ * subject. What does not answer in time is a timeout: the caller cannot tell whether it was
+ * stored, and a retry with the same message id is safe.
+ */
+import {
+  createInbox,
+  headers,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+
+/** Why a message was not (known to be) stored. */
+export type PublishErrorCode =
+  /** No answer in time: it may or may not be stored. */
+  | 'TIMEOUT'
+  /** No stream listens on the subject (or JetStream is not answering). */
+  | 'NO_RESPONDERS'
+  /** The stream refused it; `apiCode` is the server's error code (10071: wrong last sequence). */
+  | 'REJECTED'
+  /** The connection is closed or closing. */
+  | 'CLOSED';
+
+export class PublishError extends Error {
+  override name = 'PublishError';
+
+  constructor(
+    readonly code: PublishErrorCode,
+    message: string,
+    /** The server's `err_code` when it refused the message. */
+    readonly apiCode?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface PublishOptions {
+  /** `Nats-Msg-Id`: a second message with this id inside the stream's window is not stored again. */
+  msgId: string;
+  /** `Nats-Expected-Last-Subject-Sequence`: refused unless the subject's last message has this sequence (0: none). */
+  lastSubjectSequence?: number;
+  /** `Nats-Expected-Stream`: refused unless this stream stores the subject. */
+  stream?: string;
+  /** How long to wait for the acknowledgement. */
+  timeoutMs: number;
+}
+
+export interface Stored {
+  stream: string;
+  seq: number;
+  /** The message id was stored before: nothing new was stored. */
+  duplicate: boolean;
+}
+
+interface Waiting {
+  resolve: (stored: Stored) => void;
+  reject: (error: PublishError) => void;
+  timer: NodeJS.Timeout;
+  subject: string;
+}
+
+interface PubAckWire {
+  stream?: string;
+  seq?: number;
+  duplicate?: boolean;
+  error?: { code?: number; err_code?: number; description?: string };
+}
+
+export class StreamPublisher {
+  private readonly prefix: string;
+  private readonly sub: Subscription;
+  private readonly waiting = new Map<string, Waiting>();
+  private next = 0;
+
+  constructor(private readonly nc: NatsConnection) {
+    this.prefix = `${createInbox()}.`;
+    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (error, msg) => this.answer(error, msg) });
+  }
+
+  /** Stores `data` on `subject`; resolves once the stream has it, rejects with `PublishError`. */
+  publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<Stored> {
+    const h = headers();
+    h.set('Nats-Msg-Id', options.msgId);
+    if (options.lastSubjectSequence !== undefined)
+      h.set('Nats-Expected-Last-Subject-Sequence', String(options.lastSubjectSequence));
+    if (options.stream !== undefined) h.set('Nats-Expected-Stream', options.stream);
+    const token = (this.next++).toString(36);
+    return new Promise<Stored>((resolve, reject) => {
+      try {
+        this.nc.publish(subject, data, { headers: h, reply: this.prefix + token });
+      } catch (error) {
+        reject(
+          new PublishError('CLOSED', `cannot publish to ${subject}: ${(error as Error).message}`, undefined, {
+            cause: error,
+          }),
+        );
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.waiting.delete(token);
+        reject(
+          new PublishError('TIMEOUT', `no acknowledgement for ${subject} within ${options.timeoutMs} ms`),
+        );
+      }, options.timeoutMs);
+      this.waiting.set(token, { resolve, reject, timer, subject });
+    });
+  }
+
+  /** Stops listening; what still waits is rejected (CLOSED). */
+  close(): void {
+    this.sub.unsubscribe();
+    for (const [token, w] of this.waiting) {
+      this.waiting.delete(token);
+      clearTimeout(w.timer);
+      w.reject(new PublishError('CLOSED', 'the publisher is closed'));
+    }
+  }
+
+  private answer(error: Error | null, msg: Msg): void {
+    if (error) return; // the subscription itself failed: what waits times out
+    const token = msg.subject.slice(this.prefix.length);
+    const w = this.waiting.get(token);
+    if (!w) return; // answered after its timeout
+    this.waiting.delete(token);
+    clearTimeout(w.timer);
+    const status = msg.headers?.code ?? 0;
+    if (status === 503) {
+      w.reject(new PublishError('NO_RESPONDERS', `no stream stores ${w.subject}`));
+      return;
+    }
+    let ack: PubAckWire;
+    try {
+      ack = msg.json<PubAckWire>();
+    } catch {
+      w.reject(
+        new PublishError('REJECTED', `unreadable acknowledgement for ${w.subject} (status ${status})`),
+      );
+      return;
+    }
+    if (ack.error || typeof ack.seq !== 'number') {
+      const e = ack.error ?? {};
+      w.reject(new PublishError('REJECTED', e.description ?? 'refused without a reason', e.err_code));
+      return;
+    }
+    w.resolve({ stream: ack.stream ?? '', seq: ack.seq, duplicate: ack.duplicate === true });
+  }
+}
