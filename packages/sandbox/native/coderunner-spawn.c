@@ -63,6 +63,7 @@
 #include <linux/filter.h>
 #include <linux/nsfs.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -608,18 +609,27 @@ static long long now_ms(void) {
 /* A stream's bytes up to a cap, and how many there were in all. */
 struct capped {
   char *buf;
-  size_t cap, len;
+  size_t cap, len, allocated;
   unsigned long long total;
 };
 
-/* Keeps what fits; whether the total is still within the cap. */
+/* Keeps what fits; whether the total is still within the cap. The buffer grows with what it
+   keeps: most runs print a few bytes of their (often 1 MiB) allowance. */
 static int capped_push(struct capped *c, const char *data, size_t n) {
   c->total += n;
   size_t room = c->cap - c->len;
   if (room > 0) {
     size_t part = n < room ? n : room;
-    if (!c->buf) c->buf = malloc(c->cap);
-    if (!c->buf) die("malloc");
+    if (c->len + part > c->allocated) {
+      size_t want = c->allocated * 2;
+      if (want < c->len + part) want = c->len + part;
+      if (want < 4096) want = 4096;
+      if (want > c->cap) want = c->cap;
+      char *grown = realloc(c->buf, want);
+      if (!grown) die("realloc");
+      c->buf = grown;
+      c->allocated = want;
+    }
     memcpy(c->buf + c->len, data, part);
     c->len += part;
   }
@@ -661,23 +671,91 @@ struct run {
 };
 
 /*
+ * Control files kept open, by path and mode: a lane's cgroup outlives its runs, and its CPU
+ * counter is reset and read on every run — two opens (each a path walk through cgroupfs) and two
+ * closes saved per run. A run's own cgroup files are let go with its directory (forget_files).
+ */
+#define KEPT_FILES 64
+static struct {
+  char *path;
+  int flags;
+  int fd;
+} kept_files[KEPT_FILES];
+static size_t nkept_files;
+
+static int control_fd(const char *path, int flags) {
+  for (size_t i = 0; i < nkept_files; i++)
+    if (kept_files[i].flags == flags && strcmp(kept_files[i].path, path) == 0) return kept_files[i].fd;
+  int fd = open(path, flags | O_CLOEXEC);
+  if (fd < 0 || nkept_files == KEPT_FILES) return fd;
+  char *copy = strdup(path);
+  if (!copy) die("strdup");
+  kept_files[nkept_files].path = copy;
+  kept_files[nkept_files].flags = flags;
+  kept_files[nkept_files].fd = fd;
+  nkept_files++;
+  return fd;
+}
+
+/* Whether `fd` came from control_fd and stays open. */
+static int kept_fd(int fd) {
+  for (size_t i = 0; i < nkept_files; i++)
+    if (kept_files[i].fd == fd) return 1;
+  return 0;
+}
+
+/* Lets a kept file go (its cgroup was removed under it: the next use opens the path again). */
+static void forget_fd(int fd) {
+  for (size_t i = 0; i < nkept_files; i++)
+    if (kept_files[i].fd == fd) {
+      close(fd);
+      free(kept_files[i].path);
+      kept_files[i] = kept_files[--nkept_files];
+      return;
+    }
+}
+
+/* Closes the kept files under `dir` (before it is removed). */
+static void forget_files(const char *dir) {
+  size_t len = strlen(dir);
+  for (size_t i = 0; i < nkept_files;) {
+    if (strncmp(kept_files[i].path, dir, len) == 0 && kept_files[i].path[len] == '/') {
+      close(kept_files[i].fd);
+      free(kept_files[i].path);
+      kept_files[i] = kept_files[--nkept_files];
+      continue;
+    }
+    i++;
+  }
+}
+
+/*
  * A cgroup file's text (at most 64 KiB), NUL-terminated, or NULL; `len` gets its length. cgroupfs
  * answers a read with the whole text when it fits: a short read is the end, no second read needed.
  */
 static char *read_text(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = control_fd(path, O_RDONLY);
   if (fd < 0) return NULL;
   size_t cap = 65536, have = 0;
+  int reopened = 0;
   char *text = malloc(cap + 1);
   if (!text) die("malloc");
   for (;;) {
-    ssize_t n = read(fd, text + have, cap - have);
+    ssize_t n = pread(fd, text + have, cap - have, (off_t)have);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && have == 0 && !reopened++ && kept_fd(fd)) {
+      forget_fd(fd); /* kept, and perhaps stale: once more with the path opened again */
+      if ((fd = control_fd(path, O_RDONLY)) < 0) {
+        free(text);
+        return NULL;
+      }
+      continue;
+    }
     if (n <= 0) break;
     have += (size_t)n;
     if (have == cap || (size_t)n < 4096) break;
   }
-  close(fd);
+  if (fd >= 0 && !kept_fd(fd)) close(fd);
   text[have] = '\0';
   if (len) *len = have;
   return text;
@@ -685,11 +763,16 @@ static char *read_text(const char *path, size_t *len) {
 
 /* Writes a value to a control file (cgroupfs: it must exist); 0, or an errno. */
 static int write_value(const char *path, const char *value) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int fd = control_fd(path, O_WRONLY);
   if (fd < 0) return errno;
   size_t len = strlen(value);
-  int error = write(fd, value, len) == (ssize_t)len ? 0 : (errno ? errno : EIO);
-  close(fd);
+  int error = pwrite(fd, value, len, 0) == (ssize_t)len ? 0 : (errno ? errno : EIO);
+  if (error != 0 && kept_fd(fd)) {
+    forget_fd(fd); /* kept, and perhaps stale: once more with the path opened again */
+    if ((fd = control_fd(path, O_WRONLY)) < 0) return errno;
+    error = pwrite(fd, value, len, 0) == (ssize_t)len ? 0 : (errno ? errno : EIO);
+  }
+  if (!kept_fd(fd)) close(fd);
   return error;
 }
 
@@ -732,6 +815,7 @@ static size_t npending;
 
 /* Removes a cgroup, or keeps it to try again (its processes may still be leaving). */
 static void remove_dir(char *path) {
+  forget_files(path);
   if (rmdir(path) == 0 || errno == ENOENT) {
     free(path);
     return;
@@ -747,6 +831,7 @@ static int retry_dirs(void) {
   for (size_t i = 0; i < npending;) {
     struct pending_dir *d = &pending[i];
     kill_listed(d->path);
+    forget_files(d->path);
     if (rmdir(d->path) == 0 || errno == ENOENT || ++d->tries >= KILL_ROUNDS) {
       if (d->tries >= KILL_ROUNDS) fprintf(stderr, "coderunner-spawn: cannot remove %s: %s\n", d->path, strerror(errno));
       free(d->path);
@@ -1227,6 +1312,9 @@ int main(void) {
      container may be a program that never reaps). */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("prctl");
   signal(SIGPIPE, SIG_IGN);
+  /* Each run mallocs and frees buffers of 64 KiB: the freed top of the heap is kept for the next
+     run rather than given back (brk) and asked for again. */
+  mallopt(M_TRIM_THRESHOLD, 4 << 20);
   FILE *cap = fopen("/proc/sys/kernel/cap_last_cap", "r");
   if (cap) {
     if (fscanf(cap, "%d", &last_cap) != 1) last_cap = 40;
