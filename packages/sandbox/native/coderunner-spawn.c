@@ -25,7 +25,8 @@
  *       first (the cgroup the process joins) and removes them once it has ended, and runs it with
  *       R (a run asked for before the sandbox has told its first process's pid on fd 3 waits).
  *   R id wallMs cpuMs cpuFile cpuKind outLimit errLimit errKill nwrites (path value)...
- *     nusage usage... nparts part... inLen, then the parts' bytes and inLen bytes   run a held one
+ *     nusage usage... nafter (path value)... nparts part... inLen, then the parts' bytes and
+ *     inLen bytes   run a held one
  *       writes each value to its (cgroup) file, notes the CPU time in cpuFile (cpuKind `n`: the
  *       file is nanoseconds; `u`: its `usage_usec` line), writes the parts to fd 4 (`b<len>`:
  *       that many bytes of the request; `f<len> <path>`: that many of a host file, sent from the
@@ -34,7 +35,8 @@
  *       cpuMs ("" for none; polled), standard output passes outLimit bytes or standard error
  *       errLimit (errKill 1; else only its first bytes are kept), a file cannot be read to its
  *       length (killed: files), or at C. Once the process has ended and its output is read, the
- *       usage files are read, the directories removed, and R answers.
+ *       usage files are read, the after values written (they are also written when a write
+ *       fails and the run is refused), the directories removed, and R answers.
  *   C id                                                             cancel a held one's run
  *   K id signal                                                      signal it, unless reaped
  *   D id                                                             the worker holds the pipes
@@ -653,6 +655,9 @@ struct run {
   long wall_ms;
   char **writes;
   long nwrites;
+  char **after; /* written once the run has ended, whatever became of it */
+  long nafter;
+  int wrote;    /* its writes were begun: the after writes are owed */
   long long started_us, deadline, next_cpu, drain_until;
   long long cpu_limit_ns; /* -1: none */
   int every_ms;
@@ -848,8 +853,11 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
+static void write_after(struct run *r);
+
 static void free_run(struct run *r) {
   if (!r) return;
+  write_after(r);
   free(r->out.buf);
   free(r->err.buf);
   for (int i = 0; r->parts && i < r->nparts; i++)
@@ -857,6 +865,7 @@ static void free_run(struct run *r) {
   free(r->parts);
   free(r->usage);
   free(r->writes);
+  free(r->after);
   free(r->frame);
   free(r);
 }
@@ -974,6 +983,16 @@ static void drain(struct child *c, int which) {
   }
 }
 
+/* Writes a run's after values once (a lane's limits let go for its next sandbox). */
+static void write_after(struct run *r) {
+  if (!r->wrote) return;
+  r->wrote = 0;
+  for (long i = 0; i < r->nafter; i++) {
+    int error = write_value(r->after[2 * i], r->after[2 * i + 1]);
+    if (error != 0) fprintf(stderr, "coderunner-spawn: cannot write %s: %s\n", r->after[2 * i], strerror(error));
+  }
+}
+
 /* The run's answer: the numbers, then the kept output, error and usage files' texts. */
 static void answer_run(struct child *c) {
   struct run *r = c->run;
@@ -995,6 +1014,7 @@ static void answer_run(struct child *c) {
   if (n > 0 && (size_t)n < sizeof head) n += snprintf(head + n, sizeof head - (size_t)n, "\n");
   /* The worker asks for a few usage files: a line this long is its mistake, not a run's. */
   if (n <= 0 || (size_t)n >= sizeof head) die("a run's answer does not fit its line");
+  write_after(r);
   drop_dirs(c);
   /* One write for the whole answer: the worker wakes once for it. */
   struct iovec *iov = calloc((size_t)r->nusage + 3, sizeof *iov);
@@ -1062,8 +1082,10 @@ static char *next_field(char **at, char *end) {
 static void start_run(struct child *c) {
   struct run *r = c->run;
   int error = 0;
+  r->wrote = 1;
   for (long i = 0; error == 0 && i < r->nwrites; i++) error = write_value(r->writes[2 * i], r->writes[2 * i + 1]);
   if (error != 0) {
+    write_after(r);
     reply("E %s %d\n", c->id, error);
     free_run(r);
     c->run = NULL;
@@ -1110,6 +1132,13 @@ static void handle_run(char *frame, size_t len) {
   for (long i = 0; i < nusage; i++)
     if (!(usage[i] = next_field(&at, end))) die("malformed request");
   count = next_field(&at, end);
+  long nafter = count ? number(count) : -1;
+  if (nafter < 0) die("malformed request");
+  char **after = calloc((size_t)nafter * 2 + 1, sizeof *after);
+  if (!after) die("calloc");
+  for (long i = 0; i < nafter * 2; i++)
+    if (!(after[i] = next_field(&at, end))) die("malformed request");
+  count = next_field(&at, end);
   long nparts = count ? number(count) : -1;
   if (nparts < 0) die("malformed request");
   struct part *parts = calloc((size_t)nparts + 1, sizeof *parts);
@@ -1140,6 +1169,7 @@ static void handle_run(char *frame, size_t len) {
   if (error != 0) {
     reply("E %s %d\n", id, error);
     free(writes);
+    free(after);
     free(usage);
     free(parts);
     free(copy);
@@ -1151,6 +1181,8 @@ static void handle_run(char *frame, size_t len) {
   r->wall_ms = wall;
   r->writes = writes;
   r->nwrites = nwrites;
+  r->after = after;
+  r->nafter = nafter;
   r->cpu_file = f[4];
   r->cpu_kind = f[5][0];
   r->cpu_limit_ns = cpu >= 0 ? (long long)cpu * 1000000 : -1;

@@ -42,10 +42,10 @@ export function compileKey(parts: {
   command: unknown;
   files: readonly { name: string; content: string | Buffer }[];
 }): string {
-  const hash = createHash('sha256');
+  // Each field as `<byte length>:<bytes>`, hashed in one call (each call crosses into C++).
+  const fields: (string | Buffer)[] = [];
   const field = (value: string | Buffer): void => {
-    hash.update(`${Buffer.byteLength(value)}:`);
-    hash.update(value);
+    fields.push(`${Buffer.byteLength(value)}:`, value);
   };
   field(parts.language);
   field(parts.toolchain);
@@ -54,7 +54,12 @@ export function compileKey(parts: {
     field(file.name);
     field(file.content);
   }
-  return hash.digest('hex');
+  const text = fields.every((f): f is string => typeof f === 'string');
+  return createHash('sha256')
+    .update(
+      text ? fields.join('') : Buffer.concat(fields.map((f) => (typeof f === 'string' ? Buffer.from(f) : f))),
+    )
+    .digest('hex');
 }
 
 export class CompileCache {

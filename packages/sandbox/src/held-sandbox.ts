@@ -21,6 +21,8 @@ export interface HeldRunRequest {
   cpuKind: 'n' | 'u';
   /** Files read once the run has ended (their texts come back in `usageTexts`). */
   usageFiles: readonly string[];
+  /** Control files and values written once the run has ended, or failed to start (none: []). */
+  after?: readonly (readonly [string, string])[];
   /** What the sandbox reads on fd 4 (the stub's messages, in parts), then on its standard input. */
   control: readonly ControlPart[];
   stdin: Buffer;
@@ -105,6 +107,8 @@ export class HeldSandbox {
         ...request.writes.flat(),
         String(request.usageFiles.length),
         ...request.usageFiles,
+        String(request.after?.length ?? 0),
+        ...(request.after ?? []).flat(),
         String(request.control.length),
         ...request.control.map((part) =>
           Buffer.isBuffer(part) ? `b${part.length}` : `f${part.size} ${part.path}`,

@@ -8,24 +8,29 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Engine } from '../src/index.js';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_REGISTRY_PATH, registryFromObject } from '../src/registry.js';
 import { processesOfUids, submission, testEngine } from './helpers.js';
 
 const UID_BASE = 62200;
+// A sandbox made ahead has a memory cgroup of its own; its lane's pids and CPU accounting
+// cgroups serve the lane's sandboxes one after another.
+const MEMORY = '/sys/fs/cgroup/memory/coderunner';
 const PIDS = '/sys/fs/cgroup/pids/coderunner';
 const CPUACCT = '/sys/fs/cgroup/cpuacct/coderunner';
 
 /** The cgroups of sandboxes made ahead by this process, by name. */
 function warmCgroups(): string[] {
-  return readdirSync(PIDS).filter((name) => /^w\d+-/.test(name) && name.includes(`-${process.pid}-`));
+  return readdirSync(MEMORY).filter((name) => /^w\d+-/.test(name) && name.includes(`-${process.pid}-`));
 }
 
-/** The lanes' long-lived (CPU accounting) cgroups of this process, by name. */
-function laneCgroups(): string[] {
-  return readdirSync(CPUACCT).filter((name) => /^l\d+-/.test(name) && name.includes(`-${process.pid}-`));
+/** The lanes' long-lived cgroups of this process, by name, in `hierarchy`. */
+function laneCgroups(hierarchy = CPUACCT): string[] {
+  return readdirSync(hierarchy).filter((name) => /^l\d+-/.test(name) && name.includes(`-${process.pid}-`));
 }
 
 function warmProcesses(name: string): number[] {
-  return readFileSync(join(PIDS, name, 'cgroup.procs'), 'utf8')
+  return readFileSync(join(MEMORY, name, 'cgroup.procs'), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map(Number);
@@ -159,6 +164,7 @@ describe('with sandboxes made ahead', () => {
     await until(() => slotProcesses().length === 0);
     expect(warmCgroups()).toEqual([]);
     expect(laneCgroups()).toEqual([]);
+    expect(laneCgroups(PIDS)).toEqual([]);
   });
 });
 
@@ -337,6 +343,40 @@ describe('with sandboxes made ahead turned off', () => {
       );
       expect(result.tests.map((t) => t.status)).toEqual(['success', 'wrong_answer']);
       expect(warmCgroups()).toEqual([]);
+    } finally {
+      await dispose();
+    }
+  });
+});
+
+describe("a lane's process limit", () => {
+  it('binds its run only: the next sandboxes on the lane are made, and their programs may fork', async () => {
+    // `c` limited to one process per run (its fork fails; a run made the cold way could not
+    // start at all, so each waits for a sandbox made ahead), then `forking`, the same with the
+    // default limit, on the same lanes: every sandbox is made, and serves its run.
+    const doc = parseYaml(readFileSync(DEFAULT_REGISTRY_PATH, 'utf8')) as {
+      languages: Record<string, { aliases?: string[]; limits?: Record<string, number> }>;
+    };
+    const c = doc.languages.c ?? {};
+    doc.languages.forking = { ...c, aliases: [] };
+    doc.languages.c = { ...c, limits: { ...c.limits, pids: 1 } };
+    const { engine, dispose } = await testEngine({ uidBase: UID_BASE, registry: registryFromObject(doc) });
+    const FORK = `#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void){pid_t p=fork();if(p==0)_exit(0);if(p>0)wait(0);puts(p<0?"denied":"forked");return 0;}`;
+    try {
+      const outputs: string[] = [];
+      for (const language of ['c', 'c', 'c', 'c', 'c', 'forking', 'forking', 'forking', 'forking']) {
+        await until(bothWaiting);
+        const result = await engine.judge(submission(language, FORK));
+        outputs.push(`${language} ${result.tests[0]?.output.trim()}`);
+      }
+      expect(outputs).toEqual([
+        ...Array<string>(5).fill('c denied'),
+        ...Array<string>(4).fill('forking forked'),
+      ]);
+      expect(engine.warmStats).toEqual({ served: 9, fellBack: 0 });
     } finally {
       await dispose();
     }

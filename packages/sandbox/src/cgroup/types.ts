@@ -28,6 +28,8 @@ export interface CgroupFileScript {
   cpuKind: 'n' | 'u';
   /** Read once the run has ended, for `usageOf`. */
   usageFiles: string[];
+  /** Written once the run has ended (or its writes failed): a lane's limits let go for its next sandbox. */
+  after: [path: string, value: string][];
 }
 
 /** One run's cgroup (in every hierarchy that serves it, under cgroup v1). */

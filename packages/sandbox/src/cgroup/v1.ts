@@ -1,8 +1,10 @@
 /**
  * cgroup v1: one directory per run in each of the memory, pids and cpuacct hierarchies; or, for
- * a lane's sandboxes, the cpuacct one the lane's (a directory made and removed costs the kernel
- * about 40 µs there, per run; the CPU counter is reset per run). Memory (whose peak must start
- * from nothing) and pids (whose limit would bind the next sandbox's set-up) stay per run.
+ * a lane's sandboxes (made one after another on one uid), the pids and cpuacct ones the lane's:
+ * a directory made and removed costs the kernel about 40 µs in each, per run. The CPU counter is
+ * reset before each run, and the process limit let go after it (a limit of 1 would bind the next
+ * sandbox's set-up). Memory stays per run: a reused memory cgroup keeps 0.5–0.9 MB of slab and
+ * cache charged, which every later peak would count.
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -28,13 +30,13 @@ class V1RunCgroup implements RunCgroup {
     private readonly memsw: boolean,
     /** The memory limit in force, when known (a cgroup this manager just made has none). */
     private memoryLimit?: number,
-    /** The cpuacct directory is a lane's (see `openInLane`), not the run's own. */
-    laneCpuacct = false,
+    /** The directories that are a lane's (see `openInLane`), not the run's own. */
+    private readonly laneDirs: readonly string[] = [],
   ) {
     // Distinct directories only: cpuacct may share a hierarchy with another controller.
     const all = [...new Set([memory, pids, cpuacct])];
-    this.dirs = laneCpuacct ? all.filter((dir) => dir !== cpuacct) : all;
-    this.procsFiles = all.map((dir) => join(dir, 'cgroup.procs'));
+    this.dirs = all.filter((dir) => !laneDirs.includes(dir));
+    this.procsFiles = all.map((dir) => `${dir}/cgroup.procs`);
   }
 
   script(limits: CgroupLimits): CgroupFileScript {
@@ -42,17 +44,16 @@ class V1RunCgroup implements RunCgroup {
     // A fresh cgroup's memory+swap limit is the highest: memory goes first (see setLimits).
     return {
       writes: [
-        [join(this.memory, 'memory.limit_in_bytes'), memory],
-        ...(this.memsw
-          ? [[join(this.memory, 'memory.memsw.limit_in_bytes'), memory] as [string, string]]
-          : []),
-        [join(this.pids, 'pids.max'), String(limits.pids)],
-        [join(this.cpuacct, 'cpuacct.usage'), '0'],
-        [join(this.memory, 'memory.max_usage_in_bytes'), '0'],
+        [`${this.memory}/memory.limit_in_bytes`, memory],
+        ...(this.memsw ? [[`${this.memory}/memory.memsw.limit_in_bytes`, memory] as [string, string]] : []),
+        [`${this.pids}/pids.max`, String(limits.pids)],
+        [`${this.cpuacct}/cpuacct.usage`, '0'],
+        [`${this.memory}/memory.max_usage_in_bytes`, '0'],
       ],
-      cpuFile: join(this.cpuacct, 'cpuacct.usage'),
+      cpuFile: `${this.cpuacct}/cpuacct.usage`,
       cpuKind: 'n',
-      usageFiles: [join(this.memory, 'memory.max_usage_in_bytes'), join(this.memory, 'memory.oom_control')],
+      usageFiles: [`${this.memory}/memory.max_usage_in_bytes`, `${this.memory}/memory.oom_control`],
+      after: this.laneDirs.includes(this.pids) ? [[`${this.pids}/pids.max`, 'max']] : [],
     };
   }
 
@@ -62,8 +63,8 @@ class V1RunCgroup implements RunCgroup {
   }
 
   async setLimits(limits: CgroupLimits): Promise<void> {
-    const memory = join(this.memory, 'memory.limit_in_bytes');
-    const memsw = join(this.memory, 'memory.memsw.limit_in_bytes');
+    const memory = `${this.memory}/memory.limit_in_bytes`;
+    const memsw = `${this.memory}/memory.memsw.limit_in_bytes`;
     if (!this.memsw) await writeControl(memory, limits.memoryBytes);
     else {
       // Swap off: memory+swap equals memory. The kernel wants memory ≤ memory+swap at every
@@ -74,30 +75,30 @@ class V1RunCgroup implements RunCgroup {
         await writeControl(file, limits.memoryBytes);
     }
     this.memoryLimit = limits.memoryBytes;
-    await writeControl(join(this.pids, 'pids.max'), limits.pids);
+    await writeControl(`${this.pids}/pids.max`, limits.pids);
   }
 
   async resetUsage(): Promise<void> {
-    await writeControl(join(this.cpuacct, 'cpuacct.usage'), 0);
-    await writeControl(join(this.memory, 'memory.max_usage_in_bytes'), 0);
+    await writeControl(`${this.cpuacct}/cpuacct.usage`, 0);
+    await writeControl(`${this.memory}/memory.max_usage_in_bytes`, 0);
   }
 
   async cpuNs(): Promise<number> {
-    return Number(await readText(join(this.cpuacct, 'cpuacct.usage')));
+    return Number(await readText(`${this.cpuacct}/cpuacct.usage`));
   }
 
   async usage(): Promise<CgroupUsage> {
     const [cpuNs, peak, oom] = await Promise.all([
       this.cpuNs(),
-      readText(join(this.memory, 'memory.max_usage_in_bytes')),
-      readText(join(this.memory, 'memory.oom_control')),
+      readText(`${this.memory}/memory.max_usage_in_bytes`),
+      readText(`${this.memory}/memory.oom_control`),
     ]);
     return this.usageOf([peak, oom], cpuNs);
   }
 
   async killAll(): Promise<void> {
-    await killLoop(join(this.pids, 'cgroup.procs'));
-    await killLoop(join(this.memory, 'cgroup.procs'));
+    await killLoop(`${this.pids}/cgroup.procs`);
+    await killLoop(`${this.memory}/cgroup.procs`);
   }
 
   /** Removes the run's own directories (a lane's stay). */
@@ -149,26 +150,26 @@ export class CgroupV1Manager implements CgroupManager {
     );
   }
 
-  /** Whether cpuacct has a hierarchy of its own (not mounted with memory or pids). */
-  private get cpuacctApart(): boolean {
-    return this.mounts.cpuacct !== this.mounts.memory && this.mounts.cpuacct !== this.mounts.pids;
+  /** The hierarchies a lane's cgroup serves: those not mounted with memory (which stays per run). */
+  private get laneHierarchies(): ('pids' | 'cpuacct')[] {
+    return (['pids', 'cpuacct'] as const).filter((h) => this.mounts[h] !== this.mounts.memory);
   }
 
   openInLane(name: string, lane: string): RunCgroup {
-    if (!this.cpuacctApart) return this.open(name);
-    const cpuacct = this.dir('cpuacct', lane);
+    const shared = this.laneHierarchies;
+    const dir = (h: 'pids' | 'cpuacct'): string => this.dir(h, shared.includes(h) ? lane : name);
     return new V1RunCgroup(
       this.dir('memory', name),
-      this.dir('pids', name),
-      cpuacct,
+      dir('pids'),
+      dir('cpuacct'),
       this.memsw(),
       undefined,
-      true,
+      shared.map((h) => this.dir(h, lane)),
     );
   }
 
   async ensureLane(lane: string): Promise<void> {
-    if (this.cpuacctApart) await mkdirIfMissing(this.dir('cpuacct', lane));
+    await Promise.all(this.laneHierarchies.map((h) => mkdirIfMissing(this.dir(h, lane))));
   }
 
   async create(name: string, limits?: CgroupLimits): Promise<RunCgroup> {

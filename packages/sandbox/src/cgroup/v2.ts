@@ -37,7 +37,7 @@ class V2RunCgroup implements RunCgroup {
     private readonly dir: string,
     private readonly files: () => V2Files,
   ) {
-    this.procsFiles = [join(dir, 'cgroup.procs')];
+    this.procsFiles = [`${dir}/cgroup.procs`];
     this.dirs = [dir];
   }
 
@@ -46,14 +46,15 @@ class V2RunCgroup implements RunCgroup {
     // The helper counts CPU time from the run's start itself (cpu.stat cannot be reset).
     return {
       writes: [
-        [join(this.dir, 'memory.max'), String(limits.memoryBytes)],
-        ...(swapMax ? [[join(this.dir, 'memory.swap.max'), '0'] as [string, string]] : []),
-        ...(oomGroup ? [[join(this.dir, 'memory.oom.group'), '1'] as [string, string]] : []),
-        [join(this.dir, 'pids.max'), String(limits.pids)],
+        [`${this.dir}/memory.max`, String(limits.memoryBytes)],
+        ...(swapMax ? [[`${this.dir}/memory.swap.max`, '0'] as [string, string]] : []),
+        ...(oomGroup ? [[`${this.dir}/memory.oom.group`, '1'] as [string, string]] : []),
+        [`${this.dir}/pids.max`, String(limits.pids)],
       ],
-      cpuFile: join(this.dir, 'cpu.stat'),
+      cpuFile: `${this.dir}/cpu.stat`,
+      after: [],
       cpuKind: 'u',
-      usageFiles: [join(this.dir, peak), join(this.dir, 'memory.events')],
+      usageFiles: [join(this.dir, peak), `${this.dir}/memory.events`],
     };
   }
 
@@ -62,12 +63,12 @@ class V2RunCgroup implements RunCgroup {
   }
 
   async setLimits(limits: CgroupLimits): Promise<void> {
-    await writeControl(join(this.dir, 'memory.max'), limits.memoryBytes);
-    const swap = join(this.dir, 'memory.swap.max');
+    await writeControl(`${this.dir}/memory.max`, limits.memoryBytes);
+    const swap = `${this.dir}/memory.swap.max`;
     if (await exists(swap)) await writeControl(swap, 0);
     // Kill the whole group on OOM, as v1 effectively does for a single process.
-    await writeControl(join(this.dir, 'memory.oom.group'), 1).catch(() => undefined);
-    await writeControl(join(this.dir, 'pids.max'), limits.pids);
+    await writeControl(`${this.dir}/memory.oom.group`, 1).catch(() => undefined);
+    await writeControl(`${this.dir}/pids.max`, limits.pids);
   }
 
   async resetUsage(): Promise<void> {
@@ -77,7 +78,7 @@ class V2RunCgroup implements RunCgroup {
   }
 
   private async totalCpuNs(): Promise<number> {
-    return (keyedValue(await readText(join(this.dir, 'cpu.stat')), 'usage_usec') ?? 0) * 1000;
+    return (keyedValue(await readText(`${this.dir}/cpu.stat`), 'usage_usec') ?? 0) * 1000;
   }
 
   async cpuNs(): Promise<number> {
@@ -85,16 +86,16 @@ class V2RunCgroup implements RunCgroup {
   }
 
   async usage(): Promise<CgroupUsage> {
-    const [cpuNs, events] = await Promise.all([this.cpuNs(), readText(join(this.dir, 'memory.events'))]);
+    const [cpuNs, events] = await Promise.all([this.cpuNs(), readText(`${this.dir}/memory.events`)]);
     // memory.peak exists from Linux 5.19; before that the current usage is the best there is.
     const peak = await readText(join(this.dir, this.files().peak));
     return this.usageOf([peak, events], cpuNs);
   }
 
   async killAll(): Promise<void> {
-    const kill = join(this.dir, 'cgroup.kill');
+    const kill = `${this.dir}/cgroup.kill`;
     if (await exists(kill)) await writeControl(kill, 1);
-    await killLoop(join(this.dir, 'cgroup.procs'));
+    await killLoop(`${this.dir}/cgroup.procs`);
   }
 
   async remove(): Promise<void> {
@@ -110,7 +111,7 @@ class V2RunCgroup implements RunCgroup {
  */
 export async function prepareV2Parent(root: string, parentName: string): Promise<string> {
   const enable = (dir: string): Promise<void> =>
-    writeControl(join(dir, 'cgroup.subtree_control'), '+memory +pids');
+    writeControl(`${dir}/cgroup.subtree_control`, '+memory +pids');
   try {
     await enable(root);
   } catch (error) {
