@@ -178,8 +178,33 @@ async function throughput(body, count) {
   };
 }
 
+/**
+ * The CPU time (ms) of a fixed piece of work, the median of three: on a shared virtual machine the
+ * same code can take much longer from one hour to the next, and the figures of two runs compare
+ * only as these do.
+ */
+function calibrationMs() {
+  const times = [];
+  for (let round = 0; round < 3; round++) {
+    const started = process.cpuUsage();
+    const kept = [];
+    for (let i = 0; i < 200_000; i++) {
+      kept.push(JSON.stringify({ i, text: `item ${i}`, list: [i, i + 1] }));
+      if (kept.length > 1000) kept.length = 0;
+    }
+    const used = process.cpuUsage(started);
+    times.push((used.user + used.system) / 1000);
+  }
+  return Math.round(times.sort((a, b) => a - b)[1]);
+}
+
 const results = {
-  machine: { cores: os.cpus().length, kernel: os.release(), node: process.version },
+  machine: {
+    cores: os.cpus().length,
+    kernel: os.release(),
+    node: process.version,
+    calibrationMs: { start: calibrationMs(), end: 0 },
+  },
   short: args.short,
 };
 
@@ -272,6 +297,7 @@ async function measureMode(warm) {
 try {
   results.warm = await measureMode(true);
   if (!args.short) results.cold = await measureMode(false);
+  results.machine.calibrationMs.end = calibrationMs();
 } finally {
   for (const w of liveWorkers) w.child.kill('SIGKILL');
   await client.close();
@@ -283,7 +309,8 @@ try {
 const fmt = (s) =>
   `p50 ${s.p50.toFixed(1)}  p95 ${s.p95.toFixed(1)}  p99 ${s.p99.toFixed(1)} ms (${s.runs} runs)`;
 console.log(
-  `machine: ${results.machine.cores} cores, kernel ${results.machine.kernel}, node ${results.machine.node}`,
+  `machine: ${results.machine.cores} cores, kernel ${results.machine.kernel}, node ${results.machine.node}; ` +
+    `a fixed piece of work took ${results.machine.calibrationMs.start} ms of CPU before, ${results.machine.calibrationMs.end} ms after (compare runs by it)`,
 );
 for (const [mode, r] of Object.entries(results).filter(([key]) => key === 'warm' || key === 'cold')) {
   console.log(
