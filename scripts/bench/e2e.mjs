@@ -7,7 +7,7 @@
 // run, for a before/after from one run. CPU per job at saturation is counted for the worker
 // process itself, its spawn helper, and the whole machine (every process, the server's and this
 // one's included), over two rounds: a worker just started (its JIT still compiling) and the same
-// worker after that (in service). Prints a table and writes `.bench/e2e.json`. Needs root
+// worker in service (after 3,000 more jobs). Prints a table and writes `.bench/e2e.json`. Needs root
 // (the bwrap sandbox).
 //
 //   node scripts/bench/e2e.mjs            # the full run (several minutes)
@@ -256,7 +256,8 @@ async function measureMode(warm) {
   const helpers = childrenNamed(pid, 'coderunner-spawn');
   const helpersCpu = () => helpers.reduce((sum, helper) => sum + processCpuMs(helper), 0);
   // Two rounds: in the first the worker's JIT is still compiling (a worker just started); the
-  // second is a worker in service. Throughput and CPU per job are given for both.
+  // second is a worker in service, after 3,000 more jobs (not measured) have warmed it up.
+  // Throughput and CPU per job are given for both.
   const round = async () => {
     const [cpuBefore, helperBefore, machineBefore] = [processCpuMs(pid), helpersCpu(), machineBusyMs()];
     const measured = await throughput(hello('c', C_HELLO), n(1500));
@@ -270,6 +271,7 @@ async function measureMode(warm) {
     };
   };
   const first = await round();
+  await throughput(hello('c', C_HELLO), n(3000));
   const steady = await round();
   out.throughput1Worker = { c: steady.throughput, cFirstRound: first.throughput };
   out.workerCpuPerJobMs = steady.workerCpuPerJobMs;
