@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const STRICT = ['-O2', '-Wall', '-Wextra', '-Werror'];
 const programs = [
-  { name: 'coderunner-spawn', flags: STRICT },
+  // Static: fewer mappings to copy on each of its forks (one per sandbox), about 5% of its CPU.
+  { name: 'coderunner-spawn', flags: [...STRICT, '-static'] },
   {
     name: 'coderunner-stub',
     flags: [
