@@ -24,3 +24,32 @@ export class WorkerError extends Error {
     this.retryable = RETRYABLE.has(code);
   }
 }
+
+/** Why a message was not (known to be) stored in a stream (see `StreamPublisher`). */
+export type PublishErrorCode =
+  /** No answer in time: it may or may not be stored (the same message id makes a retry safe). */
+  | 'TIMEOUT'
+  /** No stream listens on the subject (or JetStream is not answering, as while a server restarts). */
+  | 'NO_RESPONDERS'
+  /** The stream refused it; `apiCode` is the server's error code (10071: wrong last sequence). */
+  | 'REJECTED'
+  /** The connection is closed or closing. */
+  | 'CLOSED';
+
+const RETRYABLE_PUBLISH: ReadonlySet<PublishErrorCode> = new Set(['TIMEOUT', 'NO_RESPONDERS']);
+
+export class PublishError extends Error {
+  override name = 'PublishError';
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: PublishErrorCode,
+    message: string,
+    /** The server's `err_code` when it refused the message. */
+    readonly apiCode?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.retryable = RETRYABLE_PUBLISH.has(code);
+  }
+}

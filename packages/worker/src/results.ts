@@ -10,8 +10,8 @@
 import { encodeEvent, decodeEvent, resultSubject, type ResultEvent } from '@coderunner/protocol';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkerError } from './errors.js';
-import { PublishError, type StreamPublisher } from './stream-publisher.js';
+import { PublishError, WorkerError } from './errors.js';
+import type { StreamPublisher } from './stream-publisher.js';
 
 const WRONG_LAST_SEQUENCE = 10071;
 /** Events `send` lets wait for their turn before it waits itself. */

@@ -17,31 +17,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
-
-/** Why a message was not (known to be) stored. */
-export type PublishErrorCode =
-  /** No answer in time: it may or may not be stored. */
-  | 'TIMEOUT'
-  /** No stream listens on the subject (or JetStream is not answering). */
-  | 'NO_RESPONDERS'
-  /** The stream refused it; `apiCode` is the server's error code (10071: wrong last sequence). */
-  | 'REJECTED'
-  /** The connection is closed or closing. */
-  | 'CLOSED';
-
-export class PublishError extends Error {
-  override name = 'PublishError';
-
-  constructor(
-    readonly code: PublishErrorCode,
-    message: string,
-    /** The server's `err_code` when it refused the message. */
-    readonly apiCode?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { PublishError } from './errors.js';
 
 export interface PublishOptions {
   /** `Nats-Msg-Id`: a second message with this id inside the stream's window is not stored again. */

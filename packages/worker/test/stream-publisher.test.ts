@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { startNatsServer, type NatsServer } from '@coderunner/test-helpers';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { PublishError, StreamPublisher } from '../src/stream-publisher.js';
+import { PublishError } from '../src/errors.js';
+import { StreamPublisher } from '../src/stream-publisher.js';
 
 const STREAM = 'PUBTEST';
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -82,6 +83,7 @@ describe('a stream publisher', () => {
     );
     expect(stale.code).toBe('REJECTED');
     expect(stale.apiCode).toBe(10071);
+    expect(stale.retryable).toBe(false);
     expect(stale.message).toMatch(/wrong last sequence/);
     const first = await failure(
       publisher.publish('pubtest.chain', text('4'), { ...chained, msgId: 'c4', lastSubjectSequence: 0 }),
@@ -114,6 +116,7 @@ describe('a stream publisher', () => {
     });
     const error = await failure(publisher.publish('silent.x', text('x'), { msgId: 's', timeoutMs: 200 }));
     expect(error.code).toBe('TIMEOUT');
+    expect(error.retryable).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 400));
     // Still answering the next one correctly.
     const next = await publisher.publish('pubtest.after', text('y'), { msgId: 'after', timeoutMs: 2000 });
