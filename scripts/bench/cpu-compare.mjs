@@ -5,12 +5,11 @@
 // slow and fast phases, and the ratio of their figures holds. Each side gets its own nats-server
 // and one worker (2 slots) from its checkout, is warmed up at saturation (V8 compiles its hot
 // code), then judges cached C hello worlds at a fixed rate; the CPU time of each worker process
-// (all its threads) and of its spawn helper is divided by the jobs. Needs root and two built
+// and of its spawn helper is divided by the jobs. Needs root and two built
 // checkouts (`pnpm build` in each).
 //
 //   node scripts/bench/cpu-compare.mjs --a ../before --b . [--rounds 3] [--rate 120] [--jobs 3000]
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect } from '../../packages/client/dist/index.js';
 import { startNatsServer } from '../../packages/test-helpers/dist/index.js';
+import { childrenNamed, processCpuMs, spawnWorker, waitReady } from './lib.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { values: args } = parseArgs({
@@ -46,33 +46,6 @@ const body = {
 };
 const log = (message) => process.stderr.write(`[compare] ${message}\n`);
 
-/** CPU time (ms) of every thread of a process so far. */
-function threadsCpuMs(pid) {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return ns / 1e6;
-}
-
-function helperOf(pid) {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(' ')
-    .filter(Boolean);
-  return children.map(Number).find((child) => {
-    try {
-      return readFileSync(`/proc/${child}/comm`, 'utf8').startsWith('coderunner-spaw');
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** One side: its server and worker, warmed up; `measure` judges `jobs` at `rate` and returns CPU per job. */
 async function startSide(name, checkout, uidBase, sandboxRoot) {
   const server = await startNatsServer();
@@ -80,26 +53,8 @@ async function startSide(name, checkout, uidBase, sandboxRoot) {
   const watcher = await natsConnect({ servers: server.url });
   const dir = mkdtempSync(join(sandboxRoot, `${name}-`));
   chmodSync(dir, 0o755);
-  const worker = spawn(process.execPath, [join(checkout, 'packages/worker/dist/bin.js')], {
-    env: {
-      ...process.env,
-      RUNNER_NATS_URL: server.url,
-      RUNNER_RUNNER_SANDBOXBASEDIR: dir,
-      RUNNER_RUNNER_UIDBASE: String(uidBase),
-      RUNNER_RUNNER_MAXCONCURRENTJOBS: '2',
-      RUNNER_HTTP_PORT: '0',
-      RUNNER_LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  for (let i = 0; i < 150; i++) {
-    try {
-      await client.languages(1000);
-      break;
-    } catch {
-      await sleep(200);
-    }
-  }
+  const worker = spawnWorker({ checkout, natsUrl: server.url, dir, uidBase });
+  await waitReady(client);
   let serial = 0;
   const next = () => `${name}-${serial++}`;
   for (let done = 0; done < warmup; done += 50)
@@ -117,8 +72,8 @@ async function startSide(name, checkout, uidBase, sandboxRoot) {
         },
       });
       await watcher.flush();
-      const helper = helperOf(worker.pid);
-      const [w0, h0] = [threadsCpuMs(worker.pid), helper ? threadsCpuMs(helper) : 0];
+      const [helper] = childrenNamed(worker.pid, 'coderunner-spawn');
+      const [w0, h0] = [processCpuMs(worker.pid), helper ? processCpuMs(helper) : 0];
       const started = performance.now();
       const sent = [];
       for (let i = 0; i < ids.length; i += 5) {
@@ -130,8 +85,8 @@ async function startSide(name, checkout, uidBase, sandboxRoot) {
       await allIn;
       sub.unsubscribe();
       return {
-        workerMs: (threadsCpuMs(worker.pid) - w0) / jobs,
-        helperMs: helper ? (threadsCpuMs(helper) - h0) / jobs : NaN,
+        workerMs: (processCpuMs(worker.pid) - w0) / jobs,
+        helperMs: helper ? (processCpuMs(helper) - h0) / jobs : NaN,
       };
     },
     async stop() {

@@ -12,16 +12,15 @@
 //
 //   node scripts/bench/e2e.mjs            # the full run (several minutes)
 //   node scripts/bench/e2e.mjs --short    # a smoke run of the default mode, for CI (not judged on speed)
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect } from '../../packages/client/dist/index.js';
 import { startNatsServer } from '../../packages/test-helpers/dist/index.js';
+import { childrenNamed, processCpuMs, spawnWorker, waitReady } from './lib.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { values: args } = parseArgs({ options: { short: { type: 'boolean', default: false } } });
@@ -53,21 +52,7 @@ function startWorker(warm = true) {
   const k = workerSerial++;
   const dir = join(sandboxRoot, `w${k}`);
   mkdirSync(dir, { recursive: true });
-  const env = {
-    ...process.env,
-    RUNNER_NATS_URL: server.url,
-    RUNNER_RUNNER_SANDBOXBASEDIR: dir,
-    RUNNER_RUNNER_UIDBASE: String(65500 + k * 8),
-    RUNNER_RUNNER_MAXCONCURRENTJOBS: '2',
-    RUNNER_RUNNER_WARMSANDBOXES: String(warm),
-    RUNNER_HTTP_PORT: '0',
-    RUNNER_LOG_LEVEL: 'error',
-  };
-  const child = spawn(process.execPath, [join(root, 'packages/worker/dist/bin.js')], {
-    env,
-    // The worker logs (JSON, errors only) to standard output: keep them on this one's standard error.
-    stdio: ['ignore', 2, 2],
-  });
+  const child = spawnWorker({ checkout: root, natsUrl: server.url, dir, uidBase: 65500 + k * 8, warm });
   const worker = { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
   liveWorkers.add(worker);
   void worker.exited.then(() => liveWorkers.delete(worker));
@@ -77,28 +62,6 @@ function startWorker(warm = true) {
 async function stopWorkers(workers) {
   for (const w of workers) w.child.kill('SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
-}
-
-/** CPU time (ms) of a process itself, its children (the sandboxed programs) excluded. */
-function processCpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-/** The pids of a process's children named `comm` (as /proc shows it, cut at 15 characters). */
-function childrenNamed(pid, comm) {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .split(' ')
-    .filter(Boolean)
-    .filter((child) => {
-      try {
-        return readFileSync(`/proc/${child}/comm`, 'utf8').trim() === comm.slice(0, 15);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /** CPU time (ms) the whole machine spent busy so far (every core, idle and iowait excluded). */
@@ -118,20 +81,6 @@ const summary = (values) => {
     runs: sorted.length,
   };
 };
-
-async function waitReady() {
-  let last;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await client.languages(1000);
-      return;
-    } catch (error) {
-      last = error;
-      await sleep(200);
-    }
-  }
-  throw new Error(`no worker answered: ${last?.message}`);
-}
 
 /** Sequential submissions: publish → final latency. */
 async function latency(body, runs) {
@@ -216,7 +165,7 @@ async function measureMode(warm) {
   const mode = warm ? 'warm' : 'cold';
   const out = {};
   let workers = [startWorker(warm)];
-  await waitReady();
+  await waitReady(client);
   log(`${mode}: latency at low load`);
   out.latencyCachedC = await latency(hello('c', C_HELLO), n(100));
   out.latencyCachedPython = await latency(hello('python', PY_HELLO), n(50));
@@ -270,24 +219,18 @@ async function measureMode(warm) {
       machineCpuPerJobMs: perJob(machineBusyMs() - machineBefore),
     };
   };
-  const first = await round();
+  const { throughput: cFirstRound, ...firstRound } = await round();
   await throughput(hello('c', C_HELLO), n(3000));
-  const steady = await round();
-  out.throughput1Worker = { c: steady.throughput, cFirstRound: first.throughput };
-  out.workerCpuPerJobMs = steady.workerCpuPerJobMs;
-  out.spawnHelperCpuPerJobMs = steady.spawnHelperCpuPerJobMs;
-  out.machineCpuPerJobMs = steady.machineCpuPerJobMs;
-  out.firstRound = {
-    workerCpuPerJobMs: first.workerCpuPerJobMs,
-    spawnHelperCpuPerJobMs: first.spawnHelperCpuPerJobMs,
-    machineCpuPerJobMs: first.machineCpuPerJobMs,
-  };
+  const { throughput: c, ...inService } = await round();
+  out.throughput1Worker = { c, cFirstRound };
+  Object.assign(out, inService);
+  out.firstRound = firstRound;
   out.throughput1Worker.python = await throughput(hello('python', PY_HELLO), n(600));
   await stopWorkers(workers);
 
   log(`${mode}: throughput, two workers`);
   workers = [startWorker(warm), startWorker(warm)];
-  await waitReady();
+  await waitReady(client);
   out.throughput2Workers = {
     c: await throughput(hello('c', C_HELLO), n(1500)),
     python: await throughput(hello('python', PY_HELLO), n(600)),

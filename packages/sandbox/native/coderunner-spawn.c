@@ -35,8 +35,8 @@
  *       cpuMs ("" for none; polled), standard output passes outLimit bytes or standard error
  *       errLimit (errKill 1; else only its first bytes are kept), a file cannot be read to its
  *       length (killed: files), or at C. Once the process has ended and its output is read, the
- *       usage files are read, the after values written (they are also written when a write
- *       fails and the run is refused), the directories removed, and R answers.
+ *       usage files are read, the directories removed, and R answers; then the after values are
+ *       written (also when a write failed and the run was refused).
  *   C id                                                             cancel a held one's run
  *   K id signal                                                      signal it, unless reaped
  *   D id                                                             the worker holds the pipes
@@ -688,11 +688,30 @@ static struct {
 } kept_files[KEPT_FILES];
 static size_t nkept_files;
 
-static int control_fd(const char *path, int flags) {
+static void drop_kept(size_t i) {
+  close(kept_files[i].fd);
+  free(kept_files[i].path);
+  kept_files[i] = kept_files[--nkept_files];
+}
+
+/*
+ * A descriptor of `path` opened with `flags`; `*kept` says whether it stays open (else the caller
+ * closes it). `fresh`: a kept one is let go and the path opened again (its cgroup may have been
+ * removed under it).
+ */
+static int control_fd(const char *path, int flags, int fresh, int *kept) {
   for (size_t i = 0; i < nkept_files; i++)
-    if (kept_files[i].flags == flags && strcmp(kept_files[i].path, path) == 0) return kept_files[i].fd;
+    if (kept_files[i].flags == flags && strcmp(kept_files[i].path, path) == 0) {
+      if (!fresh) {
+        *kept = 1;
+        return kept_files[i].fd;
+      }
+      drop_kept(i);
+      break;
+    }
   int fd = open(path, flags | O_CLOEXEC);
-  if (fd < 0 || nkept_files == KEPT_FILES) return fd;
+  *kept = fd >= 0 && nkept_files < KEPT_FILES;
+  if (!*kept) return fd;
   char *copy = strdup(path);
   if (!copy) die("strdup");
   kept_files[nkept_files].path = copy;
@@ -702,35 +721,14 @@ static int control_fd(const char *path, int flags) {
   return fd;
 }
 
-/* Whether `fd` came from control_fd and stays open. */
-static int kept_fd(int fd) {
-  for (size_t i = 0; i < nkept_files; i++)
-    if (kept_files[i].fd == fd) return 1;
-  return 0;
-}
-
-/* Lets a kept file go (its cgroup was removed under it: the next use opens the path again). */
-static void forget_fd(int fd) {
-  for (size_t i = 0; i < nkept_files; i++)
-    if (kept_files[i].fd == fd) {
-      close(fd);
-      free(kept_files[i].path);
-      kept_files[i] = kept_files[--nkept_files];
-      return;
-    }
-}
-
 /* Closes the kept files under `dir` (before it is removed). */
 static void forget_files(const char *dir) {
   size_t len = strlen(dir);
   for (size_t i = 0; i < nkept_files;) {
-    if (strncmp(kept_files[i].path, dir, len) == 0 && kept_files[i].path[len] == '/') {
-      close(kept_files[i].fd);
-      free(kept_files[i].path);
-      kept_files[i] = kept_files[--nkept_files];
-      continue;
-    }
-    i++;
+    if (strncmp(kept_files[i].path, dir, len) == 0 && kept_files[i].path[len] == '/')
+      drop_kept(i);
+    else
+      i++;
   }
 }
 
@@ -739,7 +737,7 @@ static void forget_files(const char *dir) {
  * answers a read with the whole text when it fits: a short read is the end, no second read needed.
  */
 static char *read_text(const char *path, size_t *len) {
-  int fd = control_fd(path, O_RDONLY);
+  int kept, fd = control_fd(path, O_RDONLY, 0, &kept);
   if (fd < 0) return NULL;
   size_t cap = 65536, have = 0;
   int reopened = 0;
@@ -748,9 +746,9 @@ static char *read_text(const char *path, size_t *len) {
   for (;;) {
     ssize_t n = pread(fd, text + have, cap - have, (off_t)have);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && have == 0 && !reopened++ && kept_fd(fd)) {
-      forget_fd(fd); /* kept, and perhaps stale: once more with the path opened again */
-      if ((fd = control_fd(path, O_RDONLY)) < 0) {
+    if (n < 0 && have == 0 && kept && !reopened++) {
+      /* kept, and perhaps stale: once more with the path opened again */
+      if ((fd = control_fd(path, O_RDONLY, 1, &kept)) < 0) {
         free(text);
         return NULL;
       }
@@ -760,7 +758,7 @@ static char *read_text(const char *path, size_t *len) {
     have += (size_t)n;
     if (have == cap || (size_t)n < 4096) break;
   }
-  if (fd >= 0 && !kept_fd(fd)) close(fd);
+  if (!kept) close(fd);
   text[have] = '\0';
   if (len) *len = have;
   return text;
@@ -768,17 +766,15 @@ static char *read_text(const char *path, size_t *len) {
 
 /* Writes a value to a control file (cgroupfs: it must exist); 0, or an errno. */
 static int write_value(const char *path, const char *value) {
-  int fd = control_fd(path, O_WRONLY);
-  if (fd < 0) return errno;
   size_t len = strlen(value);
-  int error = pwrite(fd, value, len, 0) == (ssize_t)len ? 0 : (errno ? errno : EIO);
-  if (error != 0 && kept_fd(fd)) {
-    forget_fd(fd); /* kept, and perhaps stale: once more with the path opened again */
-    if ((fd = control_fd(path, O_WRONLY)) < 0) return errno;
-    error = pwrite(fd, value, len, 0) == (ssize_t)len ? 0 : (errno ? errno : EIO);
+  for (int fresh = 0;; fresh = 1) {
+    int kept, fd = control_fd(path, O_WRONLY, fresh, &kept);
+    if (fd < 0) return errno;
+    int error = pwrite(fd, value, len, 0) == (ssize_t)len ? 0 : (errno ? errno : EIO);
+    if (!kept) close(fd);
+    /* A kept file that fails may be stale: once more with the path opened again. */
+    if (error == 0 || !kept || fresh) return error;
   }
-  if (!kept_fd(fd)) close(fd);
-  return error;
 }
 
 /* The cgroup's CPU time so far (ns), or -1. */
@@ -853,7 +849,14 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static void write_after(struct run *r);
+/* Writes a run's after values, if its writes began (a lane's limits let go for its next sandbox). */
+static void write_after(struct run *r) {
+  if (!r->wrote) return;
+  for (long i = 0; i < r->nafter; i++) {
+    int error = write_value(r->after[2 * i], r->after[2 * i + 1]);
+    if (error != 0) fprintf(stderr, "coderunner-spawn: cannot write %s: %s\n", r->after[2 * i], strerror(error));
+  }
+}
 
 static void free_run(struct run *r) {
   if (!r) return;
@@ -983,16 +986,6 @@ static void drain(struct child *c, int which) {
   }
 }
 
-/* Writes a run's after values once (a lane's limits let go for its next sandbox). */
-static void write_after(struct run *r) {
-  if (!r->wrote) return;
-  r->wrote = 0;
-  for (long i = 0; i < r->nafter; i++) {
-    int error = write_value(r->after[2 * i], r->after[2 * i + 1]);
-    if (error != 0) fprintf(stderr, "coderunner-spawn: cannot write %s: %s\n", r->after[2 * i], strerror(error));
-  }
-}
-
 /* The run's answer: the numbers, then the kept output, error and usage files' texts. */
 static void answer_run(struct child *c) {
   struct run *r = c->run;
@@ -1014,7 +1007,6 @@ static void answer_run(struct child *c) {
   if (n > 0 && (size_t)n < sizeof head) n += snprintf(head + n, sizeof head - (size_t)n, "\n");
   /* The worker asks for a few usage files: a line this long is its mistake, not a run's. */
   if (n <= 0 || (size_t)n >= sizeof head) die("a run's answer does not fit its line");
-  write_after(r);
   drop_dirs(c);
   /* One write for the whole answer: the worker wakes once for it. */
   struct iovec *iov = calloc((size_t)r->nusage + 3, sizeof *iov);
@@ -1074,6 +1066,23 @@ static char *next_field(char **at, char *end) {
   return field;
 }
 
+/* A count field of an R request (the request is malformed without one). */
+static long take_count(char **at, char *end) {
+  char *field = next_field(at, end);
+  long n = field ? number(field) : -1;
+  if (n < 0) die("malformed request");
+  return n;
+}
+
+/* `n` fields of an R request from `*at` on, in an array the caller frees. */
+static char **take_fields(char **at, char *end, long n) {
+  char **fields = calloc((size_t)n + 1, sizeof *fields);
+  if (!fields) die("calloc");
+  for (long i = 0; i < n; i++)
+    if (!(fields[i] = next_field(at, end))) die("malformed request");
+  return fields;
+}
+
 /*
  * Starts a held sandbox's run: the cgroup's files written (its limits, its counters reset), the
  * stub's message and the input fed. A file that cannot be written refuses the run (E) and kills
@@ -1085,7 +1094,6 @@ static void start_run(struct child *c) {
   r->wrote = 1;
   for (long i = 0; error == 0 && i < r->nwrites; i++) error = write_value(r->writes[2 * i], r->writes[2 * i + 1]);
   if (error != 0) {
-    write_after(r);
     reply("E %s %d\n", c->id, error);
     free_run(r);
     c->run = NULL;
@@ -1120,27 +1128,12 @@ static void handle_run(char *frame, size_t len) {
   long nwrites = number(f[9]);
   if (wall < 0 || cpu == -1 || out < 0 || err < 0 || nwrites < 0 || (f[5][0] != 'n' && f[5][0] != 'u'))
     die("malformed request");
-  char **writes = calloc((size_t)nwrites * 2 + 1, sizeof *writes);
-  if (!writes) die("calloc");
-  for (long i = 0; i < nwrites * 2; i++)
-    if (!(writes[i] = next_field(&at, end))) die("malformed request");
-  char *count = next_field(&at, end);
-  long nusage = count ? number(count) : -1;
-  if (nusage < 0) die("malformed request");
-  char **usage = calloc((size_t)nusage + 1, sizeof *usage);
-  if (!usage) die("calloc");
-  for (long i = 0; i < nusage; i++)
-    if (!(usage[i] = next_field(&at, end))) die("malformed request");
-  count = next_field(&at, end);
-  long nafter = count ? number(count) : -1;
-  if (nafter < 0) die("malformed request");
-  char **after = calloc((size_t)nafter * 2 + 1, sizeof *after);
-  if (!after) die("calloc");
-  for (long i = 0; i < nafter * 2; i++)
-    if (!(after[i] = next_field(&at, end))) die("malformed request");
-  count = next_field(&at, end);
-  long nparts = count ? number(count) : -1;
-  if (nparts < 0) die("malformed request");
+  char **writes = take_fields(&at, end, nwrites * 2);
+  long nusage = take_count(&at, end);
+  char **usage = take_fields(&at, end, nusage);
+  long nafter = take_count(&at, end);
+  char **after = take_fields(&at, end, nafter * 2);
+  long nparts = take_count(&at, end);
   struct part *parts = calloc((size_t)nparts + 1, sizeof *parts);
   if (!parts) die("calloc");
   size_t inline_bytes = 0, ctl_bytes = 0;

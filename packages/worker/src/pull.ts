@@ -77,7 +77,7 @@ export class PullSource {
   }
 
   close(): void {
-    this.end('interrupted');
+    this.interrupt();
     this.sub.unsubscribe();
   }
 

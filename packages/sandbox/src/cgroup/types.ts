@@ -72,8 +72,9 @@ export interface CgroupManager {
   /**
    * A run cgroup for a sandbox of a lane, which has one sandbox at a time: what needs no fresh
    * directory per run lives in the lane's long-lived cgroup `lane` (made by `ensureLane`, removed
-   * like a run cgroup of that name) — under cgroup v1 the CPU time, whose counter is reset per
-   * run. Its `dirs` are the run's own only. A single cgroup v2 directory is the run's own.
+   * like a run cgroup of that name) — under cgroup v1 the CPU time (its counter reset before each
+   * run) and the process limit (let go after each run, see `CgroupFileScript.after`). Its `dirs`
+   * are the run's own only. A single cgroup v2 directory is the run's own.
    */
   openInLane(name: string, lane: string): RunCgroup;
   /** Makes the lane's long-lived directories, unless they exist. */

@@ -52,9 +52,9 @@ class V2RunCgroup implements RunCgroup {
         [`${this.dir}/pids.max`, String(limits.pids)],
       ],
       cpuFile: `${this.dir}/cpu.stat`,
-      after: [],
       cpuKind: 'u',
       usageFiles: [join(this.dir, peak), `${this.dir}/memory.events`],
+      after: [],
     };
   }
 
