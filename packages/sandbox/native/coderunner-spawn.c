@@ -6,8 +6,10 @@
  * CPU per run. This helper is small, so its forks are cheap, and it does in the child what
  * otherwise took two more programs (a shell and setpriv): it joins the run's cgroups, sets the
  * core and stack limits, drops to the slot's uid with no capabilities and no_new_privs, then
- * execs bubblewrap — or, for a sandbox made ahead, makes it from a base sandbox that bubblewrap
- * started once (enter_sandbox), which saves most of bubblewrap's cost.
+ * execs bubblewrap. A sandbox made ahead is made from a base sandbox that bubblewrap started
+ * once, which saves most of bubblewrap's cost, by the stub next to this program (coderunner-stub
+ * enter, see enter_main there), exec'd from the child of a vfork: neither this process's memory
+ * nor its page tables are copied for the sandbox's processes.
  *
  * Protocol. Requests on standard input, each `u32 length (little endian)` then NUL-terminated
  * fields:
@@ -16,8 +18,9 @@
  *       network namespace, a name enters the empty one of that name (made on first use, kept
  *       while the helper lives, its loopback left down); enter: "" execs on the host, or
  *       `pid:startTime:hostUid:workBytes:tmpBytes` to start the program in a fresh sandbox made
- *       from the namespaces of a running one (see enter_sandbox; uid is then the uid inside it,
- *       startTime field 22 of the running one's /proc/<pid>/stat); nfds: 3
+ *       from the namespaces of a running one (see enter_main in the stub; uid is then the uid
+ *       inside it, startTime field 22 of the running one's /proc/<pid>/stat; argc 0: the stub
+ *       itself is the program, waiting for its run on fd 4; net is not used); nfds: 3
  *       (standard streams), 4 (+ a pipe the child writes on fd 3) or 5 (+ a pipe the child
  *       reads on fd 4).
  *   H id ndirs dirs... <the fields of S after its id>                 hold a sandbox made ahead
@@ -219,13 +222,12 @@ static void fail_child(const char *what, const char *detail) {
   _exit(JOIN_FAILED_EXIT);
 }
 
-/* `groups`: whether to clear the supplementary groups here (a sandbox's namespace refuses it). */
-static void drop_privileges(uid_t uid, int groups) {
+static void drop_privileges(uid_t uid) {
   for (int cap = 0; cap <= last_cap; cap++)
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail_child("drop privileges", "");
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     fail_child("drop privileges", "");
-  if ((groups && setgroups(0, NULL) != 0) || setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
+  if (setgroups(0, NULL) != 0 || setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
     fail_child("drop privileges", "");
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
@@ -263,201 +265,11 @@ static void cloexec_from(int first) {
   closedir(dir);
 }
 
-#if defined(__x86_64__)
-#define NATIVE_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define NATIVE_ARCH AUDIT_ARCH_AARCH64
-#else
-#error "the keyring filter knows x86_64 and aarch64"
-#endif
-/* x32 system calls are the x86_64 numbers with this bit set. */
-#define X32_SYSCALL_BIT 0x40000000U
-
 /*
- * A run that enters a long-lived sandbox's user namespace shares that namespace's keyrings with
- * the runs before and after it (a user keyring belongs to a uid in a user namespace): the
- * keyring calls fail with EPERM, as in Docker's default profile. A system call of another
- * architecture (32-bit x86 on x86_64) ends the process: the filter could not tell them apart.
+ * Child side, before its exec: signals as a program expects them, and `ends[i]` as fd i. System
+ * calls only (no allocation): the child of a vfork runs it in this process's memory.
  */
-static void deny_keyrings(void) {
-  struct sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_add_key, 3, 0),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_request_key, 2, 0),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_keyctl, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-  };
-  struct sock_fprog program = {(unsigned short)(sizeof filter / sizeof filter[0]), filter};
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) fail_child("filter the keyring calls", "");
-}
-
-static void mount_tmpfs(const char *path, unsigned long long bytes, const char *mode, uid_t uid) {
-  char options[128];
-  snprintf(options, sizeof options, "size=%llu,mode=%s,uid=%u,gid=%u", bytes, mode, (unsigned)uid, (unsigned)uid);
-  if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) fail_child("mount a tmpfs on ", path);
-}
-
-/* Closes every descriptor (on kernels before 5.9, one by one). */
-static void close_all(void) {
-  if (syscall(SYS_close_range, 0U, ~0U, 0U) == 0) return;
-  for (int fd = (int)sysconf(_SC_OPEN_MAX) - 1; fd >= 0; fd--) close(fd);
-}
-
-/*
- * The sandbox's first process went: so does this one, with its status as bubblewrap gives it
- * (128 + N for a signal N). It never execs, so it closes every descriptor itself: it holds the
- * helper's copies of every run's pipes, and a run whose input pipe stays open somewhere never
- * sees the end of its input.
- */
-static void wait_for_sandbox(pid_t pid) {
-  char status[64];
-  int n = snprintf(status, sizeof status, "{ \"child-pid\": %d }\n", (int)pid);
-  (void)!write(3, status, (size_t)n);
-  close_all();
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) _exit(JOIN_FAILED_EXIT);
-  _exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
-}
-
-/*
- * The first process of a run's pid namespace, as bubblewrap's: the program is not pid 1 (which
- * the kernel spares the signals it has no handler for, so that abort() or a SIGSTOP to itself
- * would not work as they do elsewhere); it reaps what is orphaned and ends with the program's
- * status (128 + N for a signal N), taking everything left in the namespace with it.
- */
-static void be_init(pid_t program) {
-  close_all();
-  for (;;) {
-    int st;
-    pid_t pid = wait(&st);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid < 0) _exit(JOIN_FAILED_EXIT);
-    if (pid == program) _exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
-  }
-}
-
-/*
- * /proc/<pid> of the holder, checked to be the process that was started at `started` (clock
- * ticks after boot, field 22 of its stat): a base that ended may have left its pid to another
- * process, whose namespaces are not to be entered. What is opened through the directory then
- * belongs to that very process, or fails once it has ended.
- */
-static int open_holder(int pid, unsigned long long started) {
-  char path[32], stat[1024];
-  snprintf(path, sizeof path, "/proc/%d", pid);
-  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) fail_child("open the base sandbox at ", path);
-  int fd = openat(dir, "stat", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd < 0 ? -1 : read(fd, stat, sizeof stat - 1);
-  if (fd >= 0) close(fd);
-  if (n <= 0) fail_child("read the base sandbox's stat at ", path);
-  stat[n] = '\0';
-  /* The fields after the command name, which may hold spaces and parentheses. */
-  char *field = strrchr(stat, ')');
-  unsigned long long start = 0;
-  for (int i = 2; field && i < 22; i++) field = strchr(field + 1, ' ');
-  if (!field || sscanf(field + 1, "%llu", &start) != 1 || start != started) {
-    errno = ESRCH;
-    fail_child("find the base sandbox at ", path);
-  }
-  return dir;
-}
-
-static void enter_namespace(int fd, int type, const char *name) {
-  if (setns(fd, type) != 0) fail_child("enter the sandbox's namespace: ", name);
-  close(fd);
-}
-
-/*
- * Starts the program in a sandbox made from a running one (`holder`, started by bubblewrap as
- * the slot's uid): its network, user, mount and uts namespaces are entered, then a new mount,
- * pid, ipc and cgroup namespace are made, and the first process of the new pid namespace mounts
- * a fresh /proc and fresh tmpfs work dir, /tmp and /dev/shm over the holder's, starts a session,
- * drops every capability, becomes `uid` (inside) and forks the program (see be_init). The
- * namespaces bubblewrap makes are the expensive part of a start; nothing the program can write
- * outlives its run (the tmpfs mounts and the ipc namespace are its own; the keyrings are closed
- * to it, see deny_keyrings). Like bubblewrap, it tells the first process's host pid on fd 3 and
- * its caller waits for it.
- */
-static void enter_sandbox(const struct request *req, int errfd) {
-  int holder;
-  unsigned host_uid;
-  unsigned long long started, work_bytes, tmp_bytes;
-  char tail;
-  if (sscanf(req->enter, "%d:%llu:%u:%llu:%llu%c", &holder, &started, &host_uid, &work_bytes, &tmp_bytes,
-             &tail) != 5 ||
-      holder <= 0 || host_uid == 0) {
-    errno = EINVAL;
-    fail_child("enter the sandbox ", req->enter);
-  }
-  int proc = open_holder(holder, started);
-  /*
-   * bubblewrap's --disable-userns puts the holder in a user namespace nested in the one that owns
-   * its mount and uts namespaces: those are entered from the owner, then the holder's own. Root
-   * is dropped first, for the slot's uid, which owns that namespace and so may enter it without
-   * any capability on the host (a worker in a container has none to spare). The network
-   * namespace goes first if root may enter it (the slot's, made by this helper), else once inside
-   * (one bubblewrap made).
-   */
-  enum { NET, OWNER, MNT, UTS, USER, NAMESPACES };
-  static const char *const names[NAMESPACES] = {"net", "mnt", "mnt", "uts", "user"};
-  int fds[NAMESPACES];
-  for (int i = 0; i < NAMESPACES; i++) {
-    char path[64];
-    snprintf(path, sizeof path, "ns/%s", names[i]);
-    fds[i] = openat(proc, path, O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) fail_child("open the base sandbox's ", path);
-  }
-  close(proc);
-  int owner = ioctl(fds[OWNER], NS_GET_USERNS);
-  if (owner < 0) fail_child("find the owner of the sandbox's mount namespace", "");
-  close(fds[OWNER]);
-  fds[OWNER] = owner;
-  int net_entered = setns(fds[NET], CLONE_NEWNET) == 0;
-  if (setgroups(0, NULL) != 0 || setresgid(host_uid, host_uid, host_uid) != 0 ||
-      setresuid(host_uid, host_uid, host_uid) != 0)
-    fail_child("drop privileges", "");
-  enter_namespace(fds[OWNER], CLONE_NEWUSER, "user");
-  if (!net_entered) enter_namespace(fds[NET], CLONE_NEWNET, "net");
-  enter_namespace(fds[MNT], CLONE_NEWNS, "mnt");
-  enter_namespace(fds[UTS], CLONE_NEWUTS, "uts");
-  enter_namespace(fds[USER], CLONE_NEWUSER, "user");
-  if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWCGROUP) != 0)
-    fail_child("make the run's namespaces", "");
-  pid_t pid = fork();
-  if (pid < 0) fail_child("fork the sandbox's first process", "");
-  if (pid > 0) wait_for_sandbox(pid);
-
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail_child("set the parent-death signal", "");
-  uid_t uid = (uid_t)strtoul(req->uid, NULL, 10);
-  /* Mounts made here must not reach the holder's namespace. */
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail_child("make the mounts private", "");
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail_child("mount /proc", "");
-  mount_tmpfs("/tmp", tmp_bytes, "1777", uid);
-  mount_tmpfs("/dev/shm", tmp_bytes, "1777", uid);
-  mount_tmpfs(req->cwd, work_bytes, "0755", uid);
-  /* A session of its own, as bubblewrap's --new-session: no terminal, no process group shared. */
-  if (setsid() < 0) fail_child("start a session", "");
-  drop_privileges(uid, 0);
-  pid_t program = fork();
-  if (program < 0) fail_child("fork the program", "");
-  if (program > 0) be_init(program);
-  deny_keyrings();
-  if (chdir(req->cwd) != 0) fail_child("enter ", req->cwd);
-  execve(req->argv[0], req->argv, req->envp);
-  int error = errno;
-  (void)!write(errfd, &error, sizeof error);
-  _exit(127);
-}
-
-/* Runs in the child: never returns. `ends[i]` becomes fd i; `errfd` reports an exec failure. */
-static void child_main(const struct request *req, const int *ends, int errfd) {
+static void take_ends(const struct request *req, const int *ends) {
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
@@ -469,6 +281,55 @@ static void child_main(const struct request *req, const int *ends, int errfd) {
   }
   for (int i = 0; i < req->nfds; i++)
     if (dup2(moved[i], i) < 0) _exit(127);
+}
+
+/* The stub, next to this program: it makes the sandboxes entered (enter_main there). */
+static char stub_path[4096];
+
+/*
+ * The stub's arguments for a sandbox entered (see enter_main in coderunner-stub.c): it is exec'd
+ * from the child of a vfork, so that this process's memory is neither copied nor shared with the
+ * sandbox's first processes (copying it took about a quarter of this helper's CPU per run).
+ */
+static char **enter_args(const struct request *req, char *nprocs, size_t size) {
+  int argc = 0;
+  while (req->argv[argc]) argc++;
+  char **args = calloc((size_t)(8 + req->nprocs + argc), sizeof *args);
+  if (!args) die("calloc");
+  snprintf(nprocs, size, "%d", req->nprocs);
+  /* Its command line is pid 1's in the sandbox: no path of the host's. */
+  const char *head[] = {"coderunner-stub", "enter", req->enter, req->uid, req->cwd, req->stack, nprocs};
+  int n = 0;
+  for (size_t i = 0; i < sizeof head / sizeof *head; i++) args[n++] = (char *)head[i];
+  for (int i = 0; i < req->nprocs; i++) args[n++] = req->procs[i];
+  for (int i = 0; i < argc; i++) args[n++] = req->argv[i];
+  return args;
+}
+
+/* Runs in the child of a vfork: never returns. `errfd` reports an exec failure. */
+static void enter_child(const struct request *req, const int *ends, int errfd, char **args) {
+  take_ends(req, ends);
+  execve(stub_path, args, req->envp);
+  int error = errno;
+  (void)!write(errfd, &error, sizeof error);
+  _exit(127);
+}
+
+/* Starts the stub that makes a sandbox entered; its pid, or -1 with errno. */
+static pid_t start_entered(const struct request *req, const int *ends, int errfd) {
+  char nprocs[16];
+  char **args = enter_args(req, nprocs, sizeof nprocs);
+  pid_t pid = vfork();
+  if (pid == 0) enter_child(req, ends, errfd, args);
+  int error = errno;
+  free(args);
+  errno = error;
+  return pid;
+}
+
+/* Runs in the child: never returns. `ends[i]` becomes fd i; `errfd` reports an exec failure. */
+static void child_main(const struct request *req, const int *ends, int errfd) {
+  take_ends(req, ends);
   cloexec_from(req->nfds);
 
   char pid[24];
@@ -487,8 +348,7 @@ static void child_main(const struct request *req, const int *ends, int errfd) {
   struct rlimit stack = {RLIM_INFINITY, RLIM_INFINITY};
   if (strcmp(req->stack, "unlimited") != 0) stack.rlim_cur = stack.rlim_max = strtoull(req->stack, NULL, 10) * 1024;
   setrlimit(RLIMIT_STACK, &stack);
-  if (req->enter[0] != '\0') enter_sandbox(req, errfd);
-  if (req->uid[0] != '\0') drop_privileges((uid_t)strtoul(req->uid, NULL, 10), 1);
+  if (req->uid[0] != '\0') drop_privileges((uid_t)strtoul(req->uid, NULL, 10));
   if (chdir(req->cwd) != 0) fail_child("enter ", req->cwd);
 
   execve(req->argv[0], req->argv, req->envp);
@@ -515,7 +375,10 @@ static int start(const struct request *req, int kept, char **dirs, int ndirs) {
   }
   if (error == 0 && pipe2(errpipe, O_CLOEXEC | O_NONBLOCK) != 0) error = errno;
   pid_t pid = -1;
-  if (error == 0) {
+  if (error == 0 && req->enter[0] != '\0') {
+    pid = start_entered(req, theirs, errpipe[1]);
+    if (pid < 0) error = errno;
+  } else if (error == 0) {
     pid = fork();
     if (pid == 0) child_main(req, theirs, errpipe[1]);
     if (pid < 0) error = errno;
@@ -1283,8 +1146,9 @@ static void handle_start(char **f, int n, const char *id, int kept, char **dirs,
     req.netfd = netns_fd(req.net);
     req.neterr = errno;
   }
+  /* Entered with no program: the stub itself (see enter_main). */
   long argc = number(f[at]);
-  if (argc < 1 || at + 1 + argc >= n) die("malformed request");
+  if (argc < (req.enter[0] != '\0' ? 0 : 1) || at + 1 + argc >= n) die("malformed request");
   /* argv and envp must end in NULL: the count fields are overwritten with it, shifted. */
   char **argv = calloc((size_t)argc + 1, sizeof *argv);
   long envc = number(f[at + 1 + argc]);
@@ -1353,6 +1217,12 @@ int main(void) {
   if (sfd < 0) die("signalfd");
   fcntl(STDIN_FILENO, F_SETFD, FD_CLOEXEC);
   fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
+  /* What this helper inherited (a supervisor's pipe, say) must not reach a sandbox. */
+  cloexec_from(STDERR_FILENO + 1);
+  ssize_t len = readlink("/proc/self/exe", stub_path, sizeof stub_path - 1);
+  char *slash = len > 0 ? memrchr(stub_path, '/', (size_t)len) : NULL;
+  if (!slash || (size_t)(slash - stub_path) + sizeof "/coderunner-stub" > sizeof stub_path) die("readlink");
+  strcpy(slash, "/coderunner-stub");
   /* A run's request carries its files: larger pipes take it in fewer rounds (when allowed). */
   (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, PIPE_BYTES);
   (void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, PIPE_BYTES);

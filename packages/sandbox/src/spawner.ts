@@ -41,8 +41,9 @@ export interface SpawnRequest {
   netns?: string;
   /**
    * Start the program in a fresh sandbox made from the namespaces of a running one (see
-   * `enter_sandbox` in the helper): `uid` is then the uid inside, `cwd` the work dir mounted
-   * there, and fd 3 (implied) tells the host pid of its first process, as bubblewrap's status.
+   * `enter_main` in the stub, native/coderunner-stub.c): `uid` is then the uid inside, `cwd` the
+   * work dir mounted there, and fd 3 (implied) tells the host pid of its first process, as
+   * bubblewrap's status. With an empty `argv`, the stub itself waits there for its run (fd 4).
    */
   enter?: EnterSandbox;
   /** The stack limit it execs with (KiB); core dumps are always off. */

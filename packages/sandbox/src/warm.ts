@@ -28,7 +28,6 @@ import type { LaunchOutcome } from './launcher.js';
 import type { ControlPart, HeldSandbox } from './held-sandbox.js';
 import type { Spawner } from './spawner.js';
 import { stubMessage, WarmUnavailable, type Placement } from './stub-process.js';
-import { SANDBOX_STUB_PATH } from './system-view.js';
 
 /** The most the stub takes in its second message (BUF_SIZE in coderunner-stub.c). */
 const STUB_INPUT_BYTES = 256 * 1024;
@@ -371,7 +370,8 @@ export class WarmPool {
     const cgroup = this.cgroups.openInLane(this.runName(slot, 'w'), await this.laneCgroup(slot, lane));
     const held = this.spawner.hold(
       {
-        argv: [SANDBOX_STUB_PATH],
+        // No program: the stub, which the helper's child makes the sandbox with, waits there.
+        argv: [],
         env: {},
         cwd: SANDBOX_WORK_DIR,
         uid: SANDBOX_UID,

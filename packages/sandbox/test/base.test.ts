@@ -32,7 +32,7 @@ function baseCgroups(): string[] {
 const SANDBOX = [
   'user namespace: No space left on device',
   'umount /tmp: Operation not permitted',
-  'pid 2, pid 1 is coderunner-spawn',
+  'pid 2, pid 1 is coderunner-stub',
   'Seccomp:\t2',
   '',
 ];
@@ -95,7 +95,7 @@ describe('runs made from a base sandbox', () => {
     expect(baseCgroups().filter((name) => !bases.includes(name))).toHaveLength(2);
     expect(baseCgroups().filter((name) => bases.includes(name))).toEqual([]);
     // And the runs made from the new ones are as before.
-    expect((await sharedState('look')).tests[0]?.output).toContain('pid 1 is coderunner-spawn');
+    expect((await sharedState('look')).tests[0]?.output).toContain('pid 1 is coderunner-stub');
   });
 
   it('are gone with the engine, bases included', async () => {

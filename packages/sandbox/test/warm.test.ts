@@ -190,6 +190,23 @@ describe('a run in a sandbox made ahead, which the spawn helper supervises', () 
     return result;
   }
 
+  it('gives the program its standard streams only, and pid 1 shows nothing of the host', async () => {
+    const code = [
+      'import os',
+      'for fd in (3, 4):',
+      '    try:',
+      '        os.fstat(fd)',
+      "        print(fd, 'open')",
+      '    except OSError as e:',
+      '        print(fd, e.strerror)',
+      "print(open('/proc/1/cmdline', 'rb').read().rstrip(b'\\0').replace(b'\\0', b' ').decode())",
+    ].join('\n');
+    const result = await warmJudge('python', code);
+    expect(result.tests[0]?.output).toBe(
+      '3 Bad file descriptor\n4 Bad file descriptor\ncoderunner-stub enter\n',
+    );
+  });
+
   it('enforces the CPU, wall-clock, memory and output limits', async () => {
     const spin = await warmJudge('c', 'int main(void){for(volatile long i=0;;i++);}', undefined, {
       limits: { timeInMs: 300 },
