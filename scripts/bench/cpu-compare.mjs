@@ -74,6 +74,7 @@ async function startSide(name, checkout, uidBase, sandboxRoot) {
       await watcher.flush();
       const [helper] = childrenNamed(worker.pid, 'coderunner-spawn');
       const [w0, h0] = [processCpuMs(worker.pid), helper ? processCpuMs(helper) : 0];
+      const s0 = helper ? processCpuMs(helper, { reaped: true }) : 0;
       const started = performance.now();
       const sent = [];
       for (let i = 0; i < ids.length; i += 5) {
@@ -87,6 +88,8 @@ async function startSide(name, checkout, uidBase, sandboxRoot) {
       return {
         workerMs: (processCpuMs(worker.pid) - w0) / jobs,
         helperMs: helper ? (processCpuMs(helper) - h0) / jobs : NaN,
+        // The helper with the sandboxes it started, the programs in them included.
+        sandboxesMs: helper ? (processCpuMs(helper, { reaped: true }) - s0) / jobs : NaN,
       };
     },
     async stop() {
@@ -124,11 +127,13 @@ try {
         b: rb,
         workerRatio: rb.workerMs / ra.workerMs,
         helperRatio: rb.helperMs / ra.helperMs,
+        sandboxesRatio: rb.sandboxesMs / ra.sandboxesMs,
       };
       results.push(r);
       console.log(
         `round ${round}: worker ${ra.workerMs.toFixed(2)} → ${rb.workerMs.toFixed(2)} ms (×${r.workerRatio.toFixed(3)}), ` +
-          `helper ${ra.helperMs.toFixed(2)} → ${rb.helperMs.toFixed(2)} ms (×${r.helperRatio.toFixed(3)})`,
+          `helper ${ra.helperMs.toFixed(2)} → ${rb.helperMs.toFixed(2)} ms (×${r.helperRatio.toFixed(3)}), ` +
+          `helper and sandboxes ${ra.sandboxesMs.toFixed(2)} → ${rb.sandboxesMs.toFixed(2)} ms (×${r.sandboxesRatio.toFixed(3)})`,
       );
     } finally {
       await Promise.all([a.stop(), b.stop()]);
@@ -145,9 +150,11 @@ const summary = {
   rounds: results,
   medianWorkerRatio: median(results.map((r) => r.workerRatio)),
   medianHelperRatio: median(results.map((r) => r.helperRatio)),
+  medianSandboxesRatio: median(results.map((r) => r.sandboxesRatio)),
 };
 console.log(
-  `median ratio b/a: worker ×${summary.medianWorkerRatio.toFixed(3)}, spawn helper ×${summary.medianHelperRatio.toFixed(3)}`,
+  `median ratio b/a: worker ×${summary.medianWorkerRatio.toFixed(3)}, spawn helper ×${summary.medianHelperRatio.toFixed(3)}, ` +
+    `helper and sandboxes ×${summary.medianSandboxesRatio.toFixed(3)}`,
 );
 mkdirSync(join(root, '.bench'), { recursive: true });
 writeFileSync(join(root, '.bench', 'cpu-compare.json'), `${JSON.stringify(summary, null, 2)}\n`);

@@ -41,10 +41,14 @@ export async function waitReady(client) {
   throw new Error(`no worker answered: ${last?.message}`);
 }
 
-/** CPU time (ms) of a process itself, its children (the sandboxed programs) excluded. */
-export function processCpuMs(pid) {
+/**
+ * CPU time (ms) of a process itself, its children (the sandboxed programs) excluded; with
+ * `reaped`, also that of every descendant it has reaped (each counting those it reaped in turn).
+ */
+export function processCpuMs(pid, { reaped = false } = {}) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  const ticks =
+    Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
