@@ -306,22 +306,29 @@ static char **enter_args(const struct request *req, char *nprocs, size_t size) {
   return args;
 }
 
-/* Runs in the child of a vfork: never returns. `errfd` reports an exec failure. */
-static void enter_child(const struct request *req, const int *ends, int errfd, char **args) {
+/* Why the child of the last vfork could not exec: it shares this memory until then. */
+static volatile int enter_error;
+
+/* Runs in the child of a vfork: never returns. */
+static void enter_child(const struct request *req, const int *ends, char **args) {
   take_ends(req, ends);
   execve(stub_path, args, req->envp);
-  int error = errno;
-  (void)!write(errfd, &error, sizeof error);
+  enter_error = errno;
   _exit(127);
 }
 
-/* Starts the stub that makes a sandbox entered; its pid, or -1 with errno. */
-static pid_t start_entered(const struct request *req, const int *ends, int errfd) {
+/*
+ * Starts the stub that makes a sandbox entered; its pid, or -1 with errno. `*exec_error`: why
+ * the stub could not be exec'd, 0 once it was (this process waits until then: no pipe tells it).
+ */
+static pid_t start_entered(const struct request *req, const int *ends, int *exec_error) {
   char nprocs[16];
   char **args = enter_args(req, nprocs, sizeof nprocs);
+  enter_error = 0;
   pid_t pid = vfork();
-  if (pid == 0) enter_child(req, ends, errfd, args);
+  if (pid == 0) enter_child(req, ends, args);
   int error = errno;
+  *exec_error = enter_error;
   free(args);
   errno = error;
   return pid;
@@ -361,7 +368,8 @@ static void child_main(const struct request *req, const int *ends, int errfd) {
 static int start(const struct request *req, int kept, char **dirs, int ndirs) {
   /* theirs[i]: the child's end of fd i; mine[i]: the worker's end (or this helper's, kept). */
   int theirs[MAX_FDS], mine[MAX_FDS], errpipe[2] = {-1, -1};
-  int made = 0, error = 0;
+  int made = 0, error = 0, exec_error = 0;
+  int entered = req->enter[0] != '\0';
   for (; made < req->nfds; made++) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
@@ -373,10 +381,10 @@ static int start(const struct request *req, int kept, char **dirs, int ndirs) {
     theirs[made] = child_reads ? p[0] : p[1];
     mine[made] = child_reads ? p[1] : p[0];
   }
-  if (error == 0 && pipe2(errpipe, O_CLOEXEC | O_NONBLOCK) != 0) error = errno;
+  if (error == 0 && !entered && pipe2(errpipe, O_CLOEXEC | O_NONBLOCK) != 0) error = errno;
   pid_t pid = -1;
-  if (error == 0 && req->enter[0] != '\0') {
-    pid = start_entered(req, theirs, errpipe[1]);
+  if (error == 0 && entered) {
+    pid = start_entered(req, theirs, &exec_error);
     if (pid < 0) error = errno;
   } else if (error == 0) {
     pid = fork();
@@ -409,14 +417,16 @@ static int start(const struct request *req, int kept, char **dirs, int ndirs) {
     }
     c->dirs = dirs;
     c->ndirs = ndirs;
-    return 0;
+  } else {
+    c->nheld = req->nfds;
+    memcpy(c->held, mine, sizeof mine);
+    char line[256];
+    int n = snprintf(line, sizeof line, "S %s %d", req->id, (int)pid);
+    for (int i = 0; i < req->nfds; i++) n += snprintf(line + n, sizeof line - (size_t)n, " %d", mine[i]);
+    reply("%s\n", line);
   }
-  c->nheld = req->nfds;
-  memcpy(c->held, mine, sizeof mine);
-  char line[256];
-  int n = snprintf(line, sizeof line, "S %s %d", req->id, (int)pid);
-  for (int i = 0; i < req->nfds; i++) n += snprintf(line + n, sizeof line - (size_t)n, " %d", mine[i]);
-  reply("%s\n", line);
+  /* The stub could not be exec'd: its child has ended (X follows once it is reaped). */
+  if (exec_error != 0) reply("F %s %d\n", req->id, exec_error);
   return 0;
 }
 

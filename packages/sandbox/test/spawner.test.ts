@@ -3,7 +3,15 @@
  * get (arguments, environment, directory, pipes, cgroups joined, limits, the slot's uid with no
  * capabilities) and how failures and the helper's own end are told.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -251,6 +259,30 @@ describe('the spawn helper', () => {
     const error = await new Promise<Error & { code?: string }>((resolve) => child.once('error', resolve));
     expect(error.code).toBe('ENOENT');
     await exited;
+  });
+
+  it('tells a sandbox entered whose stub is not next to the helper as an error with its errno', async () => {
+    // The helper alone, in a directory of its own.
+    const lone = join(dir, 'lone');
+    mkdirSync(lone);
+    copyFileSync(SPAWN_HELPER_PATH, join(lone, 'coderunner-spawn'));
+    const alone = await Spawner.start(join(lone, 'coderunner-spawn'));
+    try {
+      const child = alone.spawn({
+        argv: [],
+        env: {},
+        cwd: '/box',
+        uid: 1000,
+        stackKb: 'unlimited',
+        enter: { pid: process.pid, startTime: 1, hostUid: 62990, workDirBytes: 1 << 20, tmpBytes: 1 << 20 },
+      });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const error = await new Promise<Error & { code?: string }>((resolve) => child.once('error', resolve));
+      expect(error.code).toBe('ENOENT');
+      await exited;
+    } finally {
+      await alone.close();
+    }
   });
 
   it('signals a process through kill, and not once it has ended', async () => {
