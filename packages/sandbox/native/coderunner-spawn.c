@@ -568,13 +568,13 @@ static void drop_kept(size_t i) {
 }
 
 /*
- * A descriptor of `path` opened with `flags`; `*kept` says whether it stays open (else the caller
- * closes it). `fresh`: a kept one is let go and the path opened again (its cgroup may have been
- * removed under it).
+ * A descriptor of `path` opened with `flags` (or kept open for reading and writing); `*kept` says
+ * whether it stays open (else the caller closes it). `fresh`: a kept one is let go and the path
+ * opened again (its cgroup may have been removed under it).
  */
 static int control_fd(const char *path, int flags, int fresh, int *kept) {
   for (size_t i = 0; i < nkept_files; i++)
-    if (kept_files[i].flags == flags && strcmp(kept_files[i].path, path) == 0) {
+    if ((kept_files[i].flags == flags || kept_files[i].flags == O_RDWR) && strcmp(kept_files[i].path, path) == 0) {
       if (!fresh) {
         *kept = 1;
         return kept_files[i].fd;
@@ -637,11 +637,14 @@ static char *read_text(const char *path, size_t *len) {
   return text;
 }
 
-/* Writes a value to a control file (cgroupfs: it must exist); 0, or an errno. */
-static int write_value(const char *path, const char *value) {
+/*
+ * Writes a value to a control file (cgroupfs: it must exist); 0, or an errno. `flags`: O_WRONLY,
+ * or O_RDWR for a file read afterwards (one open of it).
+ */
+static int write_value(const char *path, const char *value, int flags) {
   size_t len = strlen(value);
   for (int fresh = 0;; fresh = 1) {
-    int kept, fd = control_fd(path, O_WRONLY, fresh, &kept);
+    int kept, fd = control_fd(path, flags, fresh, &kept);
     if (fd < 0) return errno;
     int error = pwrite(fd, value, len, 0) == (ssize_t)len ? 0 : (errno ? errno : EIO);
     if (!kept) close(fd);
@@ -726,7 +729,7 @@ static void close_fd(int *fd) {
 static void write_after(struct run *r) {
   if (!r->wrote) return;
   for (long i = 0; i < r->nafter; i++) {
-    int error = write_value(r->after[2 * i], r->after[2 * i + 1]);
+    int error = write_value(r->after[2 * i], r->after[2 * i + 1], O_WRONLY);
     if (error != 0) fprintf(stderr, "coderunner-spawn: cannot write %s: %s\n", r->after[2 * i], strerror(error));
   }
 }
@@ -965,7 +968,13 @@ static void start_run(struct child *c) {
   struct run *r = c->run;
   int error = 0;
   r->wrote = 1;
-  for (long i = 0; error == 0 && i < r->nwrites; i++) error = write_value(r->writes[2 * i], r->writes[2 * i + 1]);
+  for (long i = 0; error == 0 && i < r->nwrites; i++) {
+    /* A usage file reset here (the memory peak) is read at the end: opened once for both. */
+    int flags = O_WRONLY;
+    for (int k = 0; k < r->nusage && flags == O_WRONLY; k++)
+      if (strcmp(r->usage[k], r->writes[2 * i]) == 0) flags = O_RDWR;
+    error = write_value(r->writes[2 * i], r->writes[2 * i + 1], flags);
+  }
   if (error != 0) {
     reply("E %s %d\n", c->id, error);
     free_run(r);
@@ -1064,8 +1073,13 @@ static void handle_run(char *frame, size_t len) {
   r->in = at;
   r->in_len = (size_t)in_bytes;
   c->run = r;
-  /* A sandbox still being made gets its run once it tells its first process (read_status). */
-  if (c->inner > 0) start_run(c);
+  /*
+   * A sandbox still being made gets its run once it tells its first process (read_status). Its
+   * status pipe is read only now that a run waits for it: a sandbox made ahead is ready by then,
+   * and its becoming ready wakes nobody.
+   */
+  if (c->inner == 0 && c->fd[FD_STATUS] >= 0) read_status(c);
+  else if (c->inner > 0) start_run(c);
 }
 
 /*
@@ -1263,8 +1277,11 @@ int main(void) {
       struct child *c = &children[i];
       if (c->errfd >= 0) p[count++] = (struct pollfd){c->errfd, POLLIN, 0};
       if (!c->kept) continue;
-      if (c->fd[FD_STATUS] >= 0) p[count++] = (struct pollfd){c->fd[FD_STATUS], POLLIN, 0};
-      if (!c->run || !c->run->started) continue;
+      if (!c->run) continue;
+      if (!c->run->started) {
+        if (c->fd[FD_STATUS] >= 0) p[count++] = (struct pollfd){c->fd[FD_STATUS], POLLIN, 0};
+        continue;
+      }
       if (c->fd[FD_CONTROL] >= 0) p[count++] = (struct pollfd){c->fd[FD_CONTROL], POLLOUT, 0};
       if (c->fd[FD_IN] >= 0) p[count++] = (struct pollfd){c->fd[FD_IN], POLLOUT, 0};
       if (c->fd[FD_OUT] >= 0) p[count++] = (struct pollfd){c->fd[FD_OUT], POLLIN, 0};
