@@ -26,7 +26,8 @@
  *   H id ndirs dirs... <the fields of S after its id>                 hold a sandbox made ahead
  *       as S with nfds 5 and `enter`, but the pipes stay here: the helper makes the directories
  *       first (the cgroup the process joins) and removes them once it has ended, and runs it with
- *       R (a run asked for before the sandbox has told its first process's pid on fd 3 waits).
+ *       R. Its fd 3 is its standard output: the first line there tells its first process's pid,
+ *       and a run asked for before that waits.
  *   R id wallMs cpuMs cpuFile cpuKind outLimit errLimit errKill nwrites (path value)...
  *     nusage usage... nafter (path value)... nparts part... inLen, then the parts' bytes and
  *     inLen bytes   run a held one
@@ -101,6 +102,8 @@
 #define JOIN_FAILED_EXIT 125
 #define MAX_FRAME (16 * 1024 * 1024)
 #define MAX_FDS 5
+/* A sandbox's descriptors, by number. */
+enum { FD_IN, FD_OUT, FD_ERR, FD_STATUS, FD_CONTROL };
 
 struct run;
 
@@ -371,6 +374,12 @@ static int start(const struct request *req, int kept, char **dirs, int ndirs) {
   int made = 0, error = 0, exec_error = 0;
   int entered = req->enter[0] != '\0';
   for (; made < req->nfds; made++) {
+    /* A held one tells its status on its standard output, before any program runs there. */
+    if (kept && made == FD_STATUS) {
+      theirs[made] = theirs[FD_OUT];
+      mine[made] = -1;
+      continue;
+    }
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
       error = errno;
@@ -391,10 +400,12 @@ static int start(const struct request *req, int kept, char **dirs, int ndirs) {
     if (pid == 0) child_main(req, theirs, errpipe[1]);
     if (pid < 0) error = errno;
   }
-  for (int i = 0; i < made; i++) close(theirs[i]);
+  for (int i = 0; i < made; i++)
+    if (mine[i] >= 0) close(theirs[i]);
   if (errpipe[1] >= 0) close(errpipe[1]);
   if (error != 0) {
-    for (int i = 0; i < made; i++) close(mine[i]);
+    for (int i = 0; i < made; i++)
+      if (mine[i] >= 0) close(mine[i]);
     if (errpipe[0] >= 0) close(errpipe[0]);
     reply("F %s %d\n", req->id, error);
     return -1;
@@ -413,7 +424,7 @@ static int start(const struct request *req, int kept, char **dirs, int ndirs) {
     c->kept = 1;
     for (int i = 0; i < MAX_FDS; i++) {
       c->fd[i] = mine[i];
-      fcntl(mine[i], F_SETFL, O_NONBLOCK);
+      if (mine[i] >= 0) fcntl(mine[i], F_SETFL, O_NONBLOCK);
     }
     c->dirs = dirs;
     c->ndirs = ndirs;
@@ -466,7 +477,6 @@ static long number(const char *text) {
  * files cost this small program a few system calls each, where they cost the worker's event
  * loop several callbacks apiece.
  */
-enum { FD_IN, FD_OUT, FD_ERR, FD_STATUS, FD_CONTROL };
 #define KILL_ROUNDS 200
 #define PIPE_BYTES (1 << 20)
 #define DRAIN_MS 1000
@@ -774,23 +784,30 @@ static void kill_run(struct child *c, const char *why) {
 
 static void start_run(struct child *c);
 
-/* Reads the status pipe: once it tells the first process's pid, the sandbox is ready for its run. */
+/*
+ * Reads a held sandbox's status, the first line of its standard output (its fd 3 is that pipe,
+ * written before any program runs there): once it tells the first process's pid, the sandbox is
+ * ready for its run. What follows the line is the program's, and is not read here.
+ */
 static void read_status(struct child *c) {
-  for (;;) {
+  while (c->inner == 0 && c->fd[FD_OUT] >= 0) {
     size_t room = sizeof c->status - 1 - c->status_len;
-    ssize_t n = room ? read(c->fd[FD_STATUS], c->status + c->status_len, room) : 0;
+    ssize_t n = room ? read(c->fd[FD_OUT], c->status + c->status_len, room) : 0;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
-    if (n <= 0) break;
+    if (n <= 0) {
+      /* It ended (or said too much) before it was ready: no run comes out of it. */
+      close_fd(&c->fd[FD_OUT]);
+      return;
+    }
     c->status_len += (size_t)n;
     c->status[c->status_len] = '\0';
     char *at = strstr(c->status, "\"child-pid\":");
-    if (at && c->inner == 0 && strchr(at, '}')) {
+    if (at && strchr(at, '}')) {
       c->inner = (pid_t)strtol(at + 12, NULL, 10);
       if (c->inner > 0 && c->pid > 0 && c->run && !c->run->started) start_run(c);
     }
   }
-  close_fd(&c->fd[FD_STATUS]);
 }
 
 /* Writes what it can of `data` to a pipe, closing it at the end (or when nobody reads). */
@@ -1078,8 +1095,8 @@ static void handle_run(char *frame, size_t len) {
    * status pipe is read only now that a run waits for it: a sandbox made ahead is ready by then,
    * and its becoming ready wakes nobody.
    */
-  if (c->inner == 0 && c->fd[FD_STATUS] >= 0) read_status(c);
-  else if (c->inner > 0) start_run(c);
+  if (c->inner == 0) read_status(c);
+  else start_run(c);
 }
 
 /*
@@ -1089,7 +1106,7 @@ static void handle_run(char *frame, size_t len) {
 static void kept_ended(struct child *c, int status) {
   c->code = WIFSIGNALED(status) ? -1 : WEXITSTATUS(status);
   c->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  if (c->fd[FD_STATUS] >= 0) read_status(c);
+  read_status(c);
   if (c->run && !c->run->started) {
     /* It ended before it was ready: the run cannot be. */
     reply("E %s %d\n", c->id, ESRCH);
@@ -1279,7 +1296,7 @@ int main(void) {
       if (!c->kept) continue;
       if (!c->run) continue;
       if (!c->run->started) {
-        if (c->fd[FD_STATUS] >= 0) p[count++] = (struct pollfd){c->fd[FD_STATUS], POLLIN, 0};
+        if (c->inner == 0 && c->fd[FD_OUT] >= 0) p[count++] = (struct pollfd){c->fd[FD_OUT], POLLIN, 0};
         continue;
       }
       if (c->fd[FD_CONTROL] >= 0) p[count++] = (struct pollfd){c->fd[FD_CONTROL], POLLOUT, 0};
@@ -1301,7 +1318,7 @@ int main(void) {
           break;
         }
         if (!c->kept) continue;
-        if (c->fd[FD_STATUS] == p[k].fd) read_status(c);
+        if (c->fd[FD_OUT] == p[k].fd && !(c->run && c->run->started)) read_status(c);
         else if (c->run && c->fd[FD_CONTROL] == p[k].fd)
           feed_control(c);
         else if (c->run && c->fd[FD_IN] == p[k].fd) feed(&c->fd[FD_IN], c->run->in, c->run->in_len, &c->run->in_at);
