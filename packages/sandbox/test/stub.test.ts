@@ -2,7 +2,8 @@
  * The stub that sandboxes made ahead wait in (native/coderunner-stub.c), the real binary fed the
  * messages warm.ts builds: it makes the run's files, answers `C`, then execs the program with
  * exactly the environment, argv and stack limit it was given; bad input ends it before any
- * program, and a program that cannot be executed is named.
+ * program, and a program that cannot be executed is named. As `coderunner-stub enter`, what it
+ * cannot do is named before it enters anything (entering a sandbox: spawner.test.ts, warm.test.ts).
  */
 import { spawn } from 'node:child_process';
 import {
@@ -243,5 +244,45 @@ describe('the stub of sandboxes made ahead', () => {
     const over = await runStub([createMessage(none), Buffer.concat([Buffer.from('eX=1\0'), program])]);
     expect(over.code).toBe(125);
     expect(existsSync(STUB_PATH)).toBe(true);
+  });
+});
+
+describe('the stub making a sandbox (enter)', () => {
+  /** Runs `coderunner-stub enter <args>` and waits for its end. */
+  function enter(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(STUB_PATH, ['enter', ...args], { env: {}, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
+  }
+
+  it('names what is wrong with its arguments, and ends with 125 before entering anything', async () => {
+    for (const spec of ['0:1:62990:4096:4096', '1:2:0:4096:4096', '1:2:62990:4096', 'x:2:62990:4096:4096']) {
+      expect(await enter([spec, '1000', '/box', 'unlimited', '0'])).toEqual({
+        code: 125,
+        stderr: `coderunner: cannot enter the sandbox ${spec}: Invalid argument\n`,
+      });
+    }
+    // The uid inside, and the count of cgroups, must be numbers; the count must match.
+    for (const args of [
+      ['1:2:62990:4096:4096', 'root', '/box', 'unlimited', '0'],
+      ['1:2:62990:4096:4096', '1000', '/box', 'unlimited', '2', '/one/cgroup.procs'],
+    ])
+      expect((await enter(args)).stderr).toBe(
+        'coderunner: cannot enter the sandbox 1:2:62990:4096:4096: Invalid argument\n',
+      );
+    expect(await enter([])).toEqual({
+      code: 125,
+      stderr: 'coderunner: cannot enter the sandbox: Invalid argument\n',
+    });
+  });
+
+  it('joins its cgroups first: one it cannot join is named', async () => {
+    expect(
+      await enter(['1:2:62990:4096:4096', '1000', '/box', 'unlimited', '1', '/nonexistent/cgroup.procs']),
+    ).toEqual({
+      code: 125,
+      stderr: 'coderunner: cannot join /nonexistent/cgroup.procs: No such file or directory\n',
+    });
   });
 });
