@@ -269,10 +269,11 @@ static void cloexec_from(int first) {
 }
 
 /*
- * Child side, before its exec: signals as a program expects them, and `ends[i]` as fd i. System
- * calls only (no allocation): the child of a vfork runs it in this process's memory.
+ * Child side, before its exec: signals as a program expects them, and `ends[i]` as fd i; -1 with
+ * errno when they cannot be. System calls only (no allocation): the child of a vfork runs it in
+ * this process's memory.
  */
-static void take_ends(const struct request *req, const int *ends) {
+static int take_ends(const struct request *req, const int *ends) {
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
@@ -280,10 +281,11 @@ static void take_ends(const struct request *req, const int *ends) {
   int moved[MAX_FDS];
   for (int i = 0; i < req->nfds; i++) {
     moved[i] = fcntl(ends[i], F_DUPFD_CLOEXEC, 16);
-    if (moved[i] < 0) _exit(127);
+    if (moved[i] < 0) return -1;
   }
   for (int i = 0; i < req->nfds; i++)
-    if (dup2(moved[i], i) < 0) _exit(127);
+    if (dup2(moved[i], i) < 0) return -1;
+  return 0;
 }
 
 /* The stub, next to this program: it makes the sandboxes entered (enter_main there). */
@@ -314,8 +316,7 @@ static volatile int enter_error;
 
 /* Runs in the child of a vfork: never returns. */
 static void enter_child(const struct request *req, const int *ends, char **args) {
-  take_ends(req, ends);
-  execve(stub_path, args, req->envp);
+  if (take_ends(req, ends) == 0) execve(stub_path, args, req->envp);
   enter_error = errno;
   _exit(127);
 }
@@ -339,7 +340,7 @@ static pid_t start_entered(const struct request *req, const int *ends, int *exec
 
 /* Runs in the child: never returns. `ends[i]` becomes fd i; `errfd` reports an exec failure. */
 static void child_main(const struct request *req, const int *ends, int errfd) {
-  take_ends(req, ends);
+  if (take_ends(req, ends) != 0) _exit(127);
   cloexec_from(req->nfds);
 
   char pid[24];

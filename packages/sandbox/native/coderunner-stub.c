@@ -363,7 +363,8 @@ static __attribute__((noreturn)) void stub_main(void) {
 /*
  * Making a sandbox ahead: `coderunner-stub enter <pid:startTime:hostUid:workBytes:tmpBytes>
  * <uid> <cwd> <stack KiB|unlimited> <nprocs> <procs...> [program...]`, exec'd as root by the
- * spawn helper with the sandbox's pipes as fds 0 to 4 (3: the status pipe).
+ * spawn helper with the sandbox's pipes as fds 0 to 4 (3: where it tells its status — a pipe of its
+ * own, or for a sandbox the helper holds, the standard output, before any program writes there).
  *
  * It joins the cgroups (each `cgroup.procs` listed), enters the network, user, mount and uts
  * namespaces of a running sandbox (`pid`, started by bubblewrap as `hostUid`), makes a new mount,
