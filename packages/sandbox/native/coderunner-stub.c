@@ -590,7 +590,10 @@ static __attribute__((noreturn)) void enter_main(int argc, char **args, char **e
   long long uid = enter_number(&at, '\0');
   at = args[6];
   long long nprocs = enter_number(&at, '\0');
-  if (tmp_bytes < 0 || uid < 0 || nprocs < 0 || 7 + nprocs > argc) fail("enter the sandbox ", spec, -EINVAL);
+  /* uids are 32 bits, and (uid_t)-1 means "unchanged" to the set*id calls. */
+  const long long max_uid = 0xfffffffeLL;
+  if (tmp_bytes < 0 || uid < 0 || uid > max_uid || host_uid > max_uid || nprocs < 0 || 7 + nprocs > argc)
+    fail("enter the sandbox ", spec, -EINVAL);
   char **program = args + 7 + nprocs;
 
   /* Only the sandbox's pipes go on (the helper marks its own close-on-exec; this is in case). */

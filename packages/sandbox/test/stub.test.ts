@@ -257,15 +257,22 @@ describe('the stub making a sandbox (enter)', () => {
   }
 
   it('names what is wrong with its arguments, and ends with 125 before entering anything', async () => {
-    for (const spec of ['0:1:62990:4096:4096', '1:2:0:4096:4096', '1:2:62990:4096', 'x:2:62990:4096:4096']) {
+    for (const spec of [
+      '0:1:62990:4096:4096',
+      '1:2:0:4096:4096',
+      '1:2:4294967295:4096:4096',
+      '1:2:62990:4096',
+      'x:2:62990:4096:4096',
+    ]) {
       expect(await enter([spec, '1000', '/box', 'unlimited', '0'])).toEqual({
         code: 125,
         stderr: `coderunner: cannot enter the sandbox ${spec}: Invalid argument\n`,
       });
     }
-    // The uid inside, and the count of cgroups, must be numbers; the count must match.
+    // The uid inside must be a uid, and the count of cgroups a number that matches them.
     for (const args of [
       ['1:2:62990:4096:4096', 'root', '/box', 'unlimited', '0'],
+      ['1:2:62990:4096:4096', '4294967296', '/box', 'unlimited', '0'],
       ['1:2:62990:4096:4096', '1000', '/box', 'unlimited', '2', '/one/cgroup.procs'],
     ])
       expect((await enter(args)).stderr).toBe(
