@@ -105,7 +105,7 @@ function warmCheck(stats: WarmStats): DoctorCheck {
     name,
     status: 'warn',
     detail:
-      'they cannot start here, so every test run sets its sandbox up on the spot (slower): the spawn helper must be allowed setns, mount and unshare (see the deployment seccomp profile)',
+      'they cannot start here, so every test run sets its sandbox up on the spot (slower): the stub the spawn helper starts must be allowed setns, mount and unshare (see the deployment seccomp profile)',
   };
 }
 
