@@ -278,7 +278,7 @@ for (const [mode, r] of Object.entries(results).filter(([key]) => key === 'warm'
     `throughput, 2 workers × 2 slots: C ${r.throughput2Workers.c.perSecond}/s, Python ${r.throughput2Workers.python.perSecond}/s`,
   );
   console.log(
-    `CPU per C job at saturation, 1 worker: the worker ${r.workerCpuPerJobMs} ms, its spawn helper ${r.spawnHelperCpuPerJobMs ?? '-'} ms, the whole machine ${r.machineCpuPerJobMs} ms`,
+    `CPU per C job at saturation, 1 worker: the worker ${r.workerCpuPerJobMs} ms, its spawn helper ${r.spawnHelperCpuPerJobMs ?? '-'} ms${together(r)}, the whole machine ${r.machineCpuPerJobMs} ms`,
   );
   console.log(
     `  (first round, JIT still compiling: the worker ${r.firstRound.workerCpuPerJobMs} ms, its spawn helper ${r.firstRound.spawnHelperCpuPerJobMs} ms, the machine ${r.firstRound.machineCpuPerJobMs} ms)`,
@@ -286,3 +286,9 @@ for (const [mode, r] of Object.entries(results).filter(([key]) => key === 'warm'
 }
 mkdirSync(join(root, '.bench'), { recursive: true });
 writeFileSync(join(root, '.bench', 'e2e.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+/** The worker's own CPU per job, everything but the sandbox: the worker process and its spawn helper. */
+function together(r) {
+  if (r.spawnHelperCpuPerJobMs === undefined || r.spawnHelperCpuPerJobMs === null) return '';
+  return ` (together ${(r.workerCpuPerJobMs + r.spawnHelperCpuPerJobMs).toFixed(2)} ms)`;
+}
