@@ -64,11 +64,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/audit.h>
 #include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/nsfs.h>
-#include <linux/seccomp.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -79,9 +75,6 @@
 #include <string.h>
 #include <time.h>
 #include <sched.h>
-#include <stddef.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -1107,7 +1100,6 @@ static void handle_run(char *frame, size_t len) {
 static void kept_ended(struct child *c, int status) {
   c->code = WIFSIGNALED(status) ? -1 : WEXITSTATUS(status);
   c->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  read_status(c);
   if (c->run && !c->run->started) {
     /* It ended before it was ready: the run cannot be. */
     reply("E %s %d\n", c->id, ESRCH);

@@ -34,10 +34,9 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 
+/* JOIN_FAILED_EXIT in the spawn helper: also what a sandbox that cannot be made ends with. */
 #define FAIL_EXIT 125
 #define EXEC_FAILED_EXIT 127
-/* JOIN_FAILED_EXIT in the spawn helper: the sandbox could not be made (see enter_main). */
-#define ENTER_FAILED_EXIT 125
 #define CONTROL_FD 4
 #define BUF_SIZE (256 * 1024)
 #define MAX_ENTRIES 4096
@@ -186,17 +185,24 @@ static unsigned long some_bytes(unsigned long n, char **at) {
   return have;
 }
 
-/* A number in `base` up to the character `end`; moves `s` past it. */
-static unsigned long number(char **s, unsigned base, char end) {
-  unsigned long n = 0;
-  if (**s == end) leave(FAIL_EXIT);
+/* A number in `base` up to the character `end`, moving `s` past it; -1 when there is none. */
+static long long parse_number(char **s, unsigned base, char end) {
+  unsigned long long n = 0;
+  if (**s == end) return -1;
   for (; **s != end; (*s)++) {
     unsigned digit = (unsigned)(**s - '0');
-    if (digit >= base || n > (~0UL >> 4)) leave(FAIL_EXIT);
+    if (digit >= base || n > (~0ULL >> 5)) return -1;
     n = n * base + digit;
   }
   (*s)++;
-  return n;
+  return (long long)n;
+}
+
+/* parse_number in the run's messages, where anything malformed ends the stub. */
+static unsigned long number(char **s, unsigned base, char end) {
+  long long n = parse_number(s, base, end);
+  if (n < 0) leave(FAIL_EXIT);
+  return (unsigned long)n;
 }
 
 /* `c<mode> <length> <name>`, then the contents, written as they come (any length). */
@@ -257,10 +263,16 @@ static int make_files(void) {
   return answer;
 }
 
-static unsigned long parse_kib(char *s) {
-  unsigned long n = number(&s, 10, '\0');
-  if (n > (~0UL >> 10)) leave(FAIL_EXIT);
-  return n * 1024;
+/* A stack limit, `u…` (unlimited) or KiB, into `*bytes`; 0 when it is malformed or too large. */
+static int stack_limit(char *s, unsigned long long *bytes) {
+  if (*s == 'u') {
+    *bytes = RLIM64_INFINITY;
+    return 1;
+  }
+  long long kib = parse_number(&s, 10, '\0');
+  if (kib < 0 || kib > (long long)(~0ULL >> 11)) return 0;
+  *bytes = (unsigned long long)kib * 1024;
+  return 1;
 }
 
 /* What strerror says of the errors these system calls give. */
@@ -348,8 +360,8 @@ static __attribute__((noreturn)) void stub_main(void) {
     if (*f == 'a' && argc < MAX_ENTRIES) argv[argc++] = f + 1;
     else if (*f == 'e' && envc < MAX_ENTRIES) envp[envc++] = f + 1;
     else if (*f == 's') {
-      unsigned long bytes = f[1] == 'u' ? RLIM64_INFINITY : parse_kib(f + 1);
-      stack.rlim_cur = stack.rlim_max = bytes;
+      if (!stack_limit(f + 1, &stack.rlim_cur)) leave(FAIL_EXIT);
+      stack.rlim_max = stack.rlim_cur;
       stack_set = 1;
     } else leave(FAIL_EXIT);
   }
@@ -372,11 +384,11 @@ static __attribute__((noreturn)) void stub_main(void) {
  * pid it tells on fd 3 as bubblewrap's status does; it then waits for that process and ends as it
  * does. The first process mounts a fresh /proc and fresh tmpfs work dir (`cwd`), /tmp and
  * /dev/shm over the running sandbox's, starts a session, drops every capability, becomes `uid`
- * (inside) and forks the program (see be_init): the stub itself, which waits for its run on fd 4,
- * or the program given. The namespaces bubblewrap makes are the expensive part of a start;
- * nothing the program can write outlives its run (the tmpfs mounts and the ipc namespace are its
- * own; the keyrings are closed to it, see deny_keyrings). What cannot be done ends it with
- * ENTER_FAILED_EXIT and a line on standard error.
+ * (inside) and forks the program, staying as its init (see end_with): the stub itself, which
+ * waits for its run on fd 4, or the program given. The namespaces bubblewrap makes are the
+ * expensive part of a start; nothing the program can write outlives its run (the tmpfs mounts and
+ * the ipc namespace are its own; the keyrings are closed to it, see deny_keyrings). What cannot
+ * be done ends it with FAIL_EXIT and a line on standard error.
  */
 
 #ifndef SIGKILL
@@ -395,7 +407,7 @@ static __attribute__((noreturn)) void fail(const char *what, const char *detail,
   say(": ");
   say(error_name(error < 0 ? -error : error));
   say("\n");
-  leave(ENTER_FAILED_EXIT);
+  leave(FAIL_EXIT);
 }
 
 /* Checks a system call's result: a negative one is an error that ends the process. */
@@ -429,20 +441,6 @@ static char *put_text(char *at, const char *s) {
   return at;
 }
 
-/* A decimal number up to `end` (or the end of the text), moving `s` past it; -1 when there is none. */
-static long long enter_number(const char **s, char end) {
-  unsigned long long n = 0;
-  const char *p = *s;
-  if (*p < '0' || *p > '9') return -1;
-  for (; *p >= '0' && *p <= '9'; p++) {
-    if (n > (~0ULL >> 5)) return -1;
-    n = n * 10 + (unsigned)(*p - '0');
-  }
-  if (*p != end) return -1;
-  *s = end ? p + 1 : p;
-  return (long long)n;
-}
-
 /* Writes this process's pid into each of the cgroups' `cgroup.procs`. */
 static void join_cgroups(char **procs, long count) {
   char pid[24];
@@ -473,7 +471,7 @@ static long open_holder(long pid, unsigned long long started) {
   if (n <= 0) fail("read the base sandbox's stat at ", path, n < 0 ? n : -EIO);
   stat[n] = '\0';
   /* The fields after the command name, which may hold spaces and parentheses. */
-  const char *field = 0;
+  char *field = 0;
   for (long i = 0; i < n; i++)
     if (stat[i] == ')') field = stat + i;
   for (int i = 2; field && i < 22; i++) {
@@ -481,8 +479,8 @@ static long open_holder(long pid, unsigned long long started) {
     while (*field && *field != ' ');
     if (!*field) field = 0;
   }
-  const char *at = field ? field + 1 : 0;
-  if (!at || enter_number(&at, ' ') != (long long)started) fail("find the base sandbox at ", path, -ESRCH);
+  char *at = field ? field + 1 : 0;
+  if (!at || parse_number(&at, 10, ' ') != (long long)started) fail("find the base sandbox at ", path, -ESRCH);
   return dir;
 }
 
@@ -564,7 +562,7 @@ static __attribute__((noreturn)) void end_with(long pid, int reap_others) {
     int status = 0;
     long got = sys(__NR_wait4, reap_others ? -1 : pid, (long)&status, 0, 0);
     if (got == -EINTR) continue;
-    if (got < 0) leave(ENTER_FAILED_EXIT);
+    if (got < 0) leave(FAIL_EXIT);
     if (got != pid) continue;
     int signal = status & 0x7f;
     leave(signal != 0 ? 128 + signal : (status >> 8) & 0xff);
@@ -579,17 +577,17 @@ static void close_all(void) {
 
 static __attribute__((noreturn)) void enter_main(int argc, char **args, char **env) {
   if (argc < 7) fail("enter the sandbox", "", -EINVAL);
-  const char *spec = args[2], *cwd = args[4], *stack = args[5];
-  const char *at = spec;
-  long long holder = enter_number(&at, ':');
-  long long started = holder > 0 ? enter_number(&at, ':') : -1;
-  long long host_uid = started >= 0 ? enter_number(&at, ':') : -1;
-  long long work_bytes = host_uid > 0 ? enter_number(&at, ':') : -1;
-  long long tmp_bytes = work_bytes >= 0 ? enter_number(&at, '\0') : -1;
+  char *spec = args[2], *cwd = args[4], *stack = args[5];
+  char *at = spec;
+  long long holder = parse_number(&at, 10, ':');
+  long long started = holder > 0 ? parse_number(&at, 10, ':') : -1;
+  long long host_uid = started >= 0 ? parse_number(&at, 10, ':') : -1;
+  long long work_bytes = host_uid > 0 ? parse_number(&at, 10, ':') : -1;
+  long long tmp_bytes = work_bytes >= 0 ? parse_number(&at, 10, '\0') : -1;
   at = args[3];
-  long long uid = enter_number(&at, '\0');
+  long long uid = parse_number(&at, 10, '\0');
   at = args[6];
-  long long nprocs = enter_number(&at, '\0');
+  long long nprocs = parse_number(&at, 10, '\0');
   /* uids are 32 bits, and (uid_t)-1 means "unchanged" to the set*id calls. */
   const long long max_uid = 0xfffffffeLL;
   if (tmp_bytes < 0 || uid < 0 || uid > max_uid || host_uid > max_uid || nprocs < 0 || 7 + nprocs > argc)
@@ -601,13 +599,8 @@ static __attribute__((noreturn)) void enter_main(int argc, char **args, char **e
   join_cgroups(args + 7, (long)nprocs);
   struct rlimit64 limit = {0, 0};
   sys(__NR_prlimit64, 0, RLIMIT_CORE, (long)&limit, 0);
-  limit.rlim_cur = limit.rlim_max = RLIM64_INFINITY;
-  if (!same(stack, "unlimited")) {
-    at = stack;
-    long long kib = enter_number(&at, '\0');
-    if (kib < 0) fail("set the stack limit ", stack, -EINVAL);
-    limit.rlim_cur = limit.rlim_max = (unsigned long long)kib * 1024;
-  }
+  if (!stack_limit(stack, &limit.rlim_cur)) fail("set the stack limit ", stack, -EINVAL);
+  limit.rlim_max = limit.rlim_cur;
   must(sys(__NR_prlimit64, 0, RLIMIT_STACK, (long)&limit, 0), "set the stack limit ", stack);
 
   long proc = open_holder((long)holder, (unsigned long long)started);

@@ -3,8 +3,9 @@
  * a lane's sandboxes (made one after another on one uid), the pids and cpuacct ones the lane's:
  * a directory made and removed costs the kernel about 40 µs in each, per run. The CPU counter is
  * reset before each run, and the process limit let go after it (a limit of 1 would bind the next
- * sandbox's set-up). Memory stays per run: a reused memory cgroup keeps 0.5–0.9 MB of slab and
- * cache charged, which every later peak would count.
+ * sandbox's set-up). Memory stays per run: a reused memory cgroup keeps 0.5–0.9 MB charged (the
+ * kernel's per-CPU charge batches, slab), and the page cache a run reads stays charged to it,
+ * against every later run's limit and in its peak.
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';

@@ -53,7 +53,7 @@ class V2RunCgroup implements RunCgroup {
       ],
       cpuFile: `${this.dir}/cpu.stat`,
       cpuKind: 'u',
-      usageFiles: [join(this.dir, peak), `${this.dir}/memory.events`],
+      usageFiles: [`${this.dir}/${peak}`, `${this.dir}/memory.events`],
       after: [],
     };
   }
