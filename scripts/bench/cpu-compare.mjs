@@ -9,6 +9,7 @@
 // checkouts (`pnpm build` in each).
 //
 //   node scripts/bench/cpu-compare.mjs --a ../before --b . [--rounds 3] [--rate 120] [--jobs 3000]
+//     [--a-node="<node options>"] [--b-node="<node options>"]   (e.g. the same checkout, a V8 flag on one side)
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,11 +30,13 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '120' },
     jobs: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '3000' },
+    'a-node': { type: 'string', default: '' },
+    'b-node': { type: 'string', default: '' },
   },
 });
 if (!args.a) {
   console.error(
-    'usage: cpu-compare.mjs --a <checkout> [--b <checkout>] [--rounds N] [--rate per second] [--jobs N]',
+    'usage: cpu-compare.mjs --a <checkout> [--b <checkout>] [--rounds N] [--rate per second] [--jobs N] [--a-node "<node options>"] [--b-node …]',
   );
   process.exit(2);
 }
@@ -44,16 +47,17 @@ const body = {
   code: '#include <stdio.h>\nint main(void){puts("hello");return 0;}',
   testCases: [{ input: '', expectOutput: 'hello' }],
 };
+const nodeArgsOf = (text) => text.split(' ').filter(Boolean);
 const log = (message) => process.stderr.write(`[compare] ${message}\n`);
 
 /** One side: its server and worker, warmed up; `measure` judges `jobs` at `rate` and returns CPU per job. */
-async function startSide(name, checkout, uidBase, sandboxRoot) {
+async function startSide(name, checkout, nodeArgs, uidBase, sandboxRoot) {
   const server = await startNatsServer();
   const client = await connect({ servers: server.url });
   const watcher = await natsConnect({ servers: server.url });
   const dir = mkdtempSync(join(sandboxRoot, `${name}-`));
   chmodSync(dir, 0o755);
-  const worker = spawnWorker({ checkout, natsUrl: server.url, dir, uidBase });
+  const worker = spawnWorker({ checkout, natsUrl: server.url, dir, uidBase, nodeArgs });
   await waitReady(client);
   let serial = 0;
   const next = () => `${name}-${serial++}`;
@@ -110,8 +114,8 @@ try {
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round}: warming both workers up (${warmup} jobs each)`);
     const started = await Promise.allSettled([
-      startSide('a', sides.a, 61700, sandboxRoot),
-      startSide('b', sides.b, 61740, sandboxRoot),
+      startSide('a', sides.a, nodeArgsOf(args['a-node']), 61700, sandboxRoot),
+      startSide('b', sides.b, nodeArgsOf(args['b-node']), 61740, sandboxRoot),
     ]);
     const failed = started.find((side) => side.status === 'rejected');
     if (failed) {

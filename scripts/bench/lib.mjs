@@ -9,8 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * Starts a worker (2 slots, errors-only logs on this process's standard error) from `checkout`,
  * with its sandboxes under `dir` and slot uids from `uidBase`.
  */
-export function spawnWorker({ checkout, natsUrl, dir, uidBase, warm = true }) {
-  return spawn(process.execPath, [join(checkout, 'packages/worker/dist/bin.js')], {
+export function spawnWorker({ checkout, natsUrl, dir, uidBase, warm = true, nodeArgs = [] }) {
+  return spawn(process.execPath, [...nodeArgs, join(checkout, 'packages/worker/dist/bin.js')], {
     env: {
       ...process.env,
       RUNNER_NATS_URL: natsUrl,

@@ -43,6 +43,8 @@ describe('operability', () => {
     expect(text).toContain('coderunner_jobs_in_flight');
     expect(text).toContain('coderunner_redeliveries_total');
     expect(text).toContain('coderunner_sandbox_failures_total');
+    // The process's own figures, the event loop's lag among them (sampled every 250 ms).
+    expect(text).toMatch(/^coderunner_worker_nodejs_eventloop_lag_p99_seconds \d/m);
   });
 
   it('is visible through the NATS services API and answers the languages endpoint', async () => {
