@@ -9,7 +9,8 @@
 // checkouts (`pnpm build` in each).
 //
 //   node scripts/bench/cpu-compare.mjs --a ../before --b . [--rounds 3] [--rate 120] [--jobs 3000]
-//     [--a-node="<node options>"] [--b-node="<node options>"]   (e.g. the same checkout, a V8 flag on one side)
+//     [--a-node="<node options>"] [--b-node="<node options>"]
+// (node options for one side: the same checkout with a V8 flag on one side measures the flag)
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,7 +37,7 @@ const { values: args } = parseArgs({
 });
 if (!args.a) {
   console.error(
-    'usage: cpu-compare.mjs --a <checkout> [--b <checkout>] [--rounds N] [--rate per second] [--jobs N] [--a-node "<node options>"] [--b-node …]',
+    'usage: cpu-compare.mjs --a <checkout> [--b <checkout>] [--rounds N] [--rate per second] [--jobs N] [--a-node="<node options>"] [--b-node="…"]',
   );
   process.exit(2);
 }

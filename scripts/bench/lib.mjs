@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Starts a worker (2 slots, errors-only logs on this process's standard error) from `checkout`,
- * with its sandboxes under `dir` and slot uids from `uidBase`.
+ * with its sandboxes under `dir` and slot uids from `uidBase`; `nodeArgs` go to node before the script.
  */
 export function spawnWorker({ checkout, natsUrl, dir, uidBase, warm = true, nodeArgs = [] }) {
   return spawn(process.execPath, [...nodeArgs, join(checkout, 'packages/worker/dist/bin.js')], {
