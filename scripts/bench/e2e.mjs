@@ -289,6 +289,6 @@ writeFileSync(join(root, '.bench', 'e2e.json'), `${JSON.stringify(results, null,
 
 /** The worker's own CPU per job, everything but the sandbox: the worker process and its spawn helper. */
 function together(r) {
-  if (r.spawnHelperCpuPerJobMs === undefined || r.spawnHelperCpuPerJobMs === null) return '';
+  if (r.spawnHelperCpuPerJobMs == null) return '';
   return ` (together ${(r.workerCpuPerJobMs + r.spawnHelperCpuPerJobMs).toFixed(2)} ms)`;
 }

@@ -1311,7 +1311,8 @@ int main(void) {
           break;
         }
         if (!c->kept) continue;
-        if (c->fd[FD_OUT] == p[k].fd && !(c->run && c->run->started)) read_status(c);
+        /* Polled as above: its status while its run waits, its output once the run started. */
+        if (c->run && !c->run->started && c->fd[FD_OUT] == p[k].fd) read_status(c);
         else if (c->run && c->fd[FD_CONTROL] == p[k].fd)
           feed_control(c);
         else if (c->run && c->fd[FD_IN] == p[k].fd) feed(&c->fd[FD_IN], c->run->in, c->run->in_len, &c->run->in_at);
