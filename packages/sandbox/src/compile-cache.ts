@@ -5,7 +5,7 @@
  * only ever bound read-only into sandboxes, so one submission cannot alter what another runs.
  * Entries in use are pinned; the least recently used others are evicted past `maxBytes`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeArtifacts, type ArtifactFile } from './artifacts.js';
@@ -55,11 +55,12 @@ export function compileKey(parts: {
     field(file.content);
   }
   const text = fields.every((f): f is string => typeof f === 'string');
-  return createHash('sha256')
-    .update(
-      text ? fields.join('') : Buffer.concat(fields.map((f) => (typeof f === 'string' ? Buffer.from(f) : f))),
-    )
-    .digest('hex');
+  // The one-shot `hash`: a third of `createHash`'s cost for a program's size (a cache lookup a job).
+  return hash(
+    'sha256',
+    text ? fields.join('') : Buffer.concat(fields.map((f) => (typeof f === 'string' ? Buffer.from(f) : f))),
+    'hex',
+  );
 }
 
 export class CompileCache {

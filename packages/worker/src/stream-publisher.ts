@@ -12,8 +12,8 @@
  */
 import {
   createInbox,
-  headers,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
@@ -51,6 +51,23 @@ interface PubAckWire {
   error?: { code?: number; err_code?: number; description?: string };
 }
 
+/**
+ * A publish's headers, written out once: the library's `MsgHdrs` checks each key against those
+ * already set and each value for line breaks, then encodes the lot (3 µs a publish, against
+ * 0.5 µs here). A publish only asks its headers for `encode()`, which is all this provides.
+ */
+function headerBlock(options: PublishOptions): MsgHdrs {
+  let text = `NATS/1.0\r\nNats-Msg-Id: ${options.msgId}\r\n`;
+  if (options.lastSubjectSequence !== undefined)
+    text += `Nats-Expected-Last-Subject-Sequence: ${options.lastSubjectSequence}\r\n`;
+  if (options.stream !== undefined) text += `Nats-Expected-Stream: ${options.stream}\r\n`;
+  // A line break in a value would end the header block early and corrupt the message.
+  if (/[\r\n]/.test(options.msgId) || (options.stream !== undefined && /[\r\n]/.test(options.stream)))
+    throw new PublishError('REJECTED', 'a header value cannot contain a line break');
+  const block = Buffer.from(`${text}\r\n`, 'utf8');
+  return { encode: () => block } as unknown as MsgHdrs;
+}
+
 export class StreamPublisher {
   private readonly prefix: string;
   private readonly sub: Subscription;
@@ -64,15 +81,11 @@ export class StreamPublisher {
 
   /** Stores `data` on `subject`; resolves once the stream has it, rejects with `PublishError`. */
   publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<Stored> {
-    const h = headers();
-    h.set('Nats-Msg-Id', options.msgId);
-    if (options.lastSubjectSequence !== undefined)
-      h.set('Nats-Expected-Last-Subject-Sequence', String(options.lastSubjectSequence));
-    if (options.stream !== undefined) h.set('Nats-Expected-Stream', options.stream);
     const token = (this.next++).toString(36);
     return new Promise<Stored>((resolve, reject) => {
+      const block = headerBlock(options); // what it throws rejects the promise
       try {
-        this.nc.publish(subject, data, { headers: h, reply: this.prefix + token });
+        this.nc.publish(subject, data, { headers: block, reply: this.prefix + token });
       } catch (error) {
         reject(
           new PublishError('CLOSED', `cannot publish to ${subject}: ${(error as Error).message}`, undefined, {

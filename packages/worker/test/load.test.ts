@@ -3,6 +3,7 @@
  * more messages than it has slots, or holds more than twice that (a slot's next message is judged
  * while the last one's final is stored) — even when jobs outlast a pull's expiry.
  */
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { NatsServer } from '@coderunner/test-helpers';
 import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -68,6 +69,11 @@ describe('load', () => {
       expect(peak.holding).toBeLessThanOrEqual(4);
       expect(peak.judging).toBeLessThanOrEqual(2);
       expect(peak.judging).toBeGreaterThan(0);
+      // Every run listens to the worker's one cancel signal while it lasts, and stops after.
+      for (const w of workers) {
+        const cancel = (w as unknown as { cancel: AbortController }).cancel;
+        expect(getEventListeners(cancel.signal, 'abort')).toHaveLength(0);
+      }
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
     }

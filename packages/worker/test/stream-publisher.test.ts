@@ -99,6 +99,19 @@ describe('a stream publisher', () => {
     expect(error.apiCode).toBe(10060);
   });
 
+  it('refuses a header value with a line break, which would end the headers early', async () => {
+    const error = await failure(
+      publisher.publish('pubtest.broken', text('x'), {
+        msgId: 'a\r\nNats-Expected-Stream: X',
+        timeoutMs: 2000,
+      }),
+    );
+    expect(error.code).toBe('REJECTED');
+    expect(error.message).toMatch(/line break/);
+    const stored = await jsm.streams.getMessage(STREAM, { last_by_subj: 'pubtest.broken' }).catch(() => null);
+    expect(stored ?? null).toBeNull();
+  });
+
   it('says at once when no stream stores the subject', async () => {
     const started = Date.now();
     const error = await failure(publisher.publish('nostream.x', text('x'), { msgId: 'n', timeoutMs: 5000 }));
