@@ -24,17 +24,31 @@ import { programStatus } from './verdict.js';
 /** Runs the compile command with its output on stderr, then archives the work dir to stdout. */
 const COMPILE_SCRIPT = '"$@" >&2 || exit $?\nexec tar --exclude=./.tmp -cf - .';
 
-/** The source files of a submission, as they are written into the work dir. */
-export function sourceFiles(submission: NormalizedSubmission, language: Language): ArtifactFile[] {
+/**
+ * The source files of a submission with their contents as given: text stays a string (what the
+ * compile key hashes as it is, with no copy), base64 is decoded.
+ */
+function sourceContents(
+  submission: NormalizedSubmission,
+  language: Language,
+): { name: string; content: string | Buffer }[] {
   const main = submission.customCommands?.sourceFile ?? language.sourceFile;
   return [
-    { name: main, data: Buffer.from(submission.code, 'utf8'), executable: false },
+    { name: main, content: submission.code },
     ...submission.files.map((f) => ({
       name: f.name,
-      data: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
-      executable: false,
+      content: f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content,
     })),
   ];
+}
+
+/** The source files of a submission, as they are written into the work dir. */
+export function sourceFiles(submission: NormalizedSubmission, language: Language): ArtifactFile[] {
+  return sourceContents(submission, language).map(({ name, content }) => ({
+    name,
+    data: typeof content === 'string' ? Buffer.from(content, 'utf8') : content,
+    executable: false,
+  }));
 }
 
 export interface CompileContext {
@@ -82,7 +96,6 @@ export async function compile(
   ctx: CompileContext,
 ): Promise<CompileOutcome> {
   const { language, options } = ctx;
-  const sources = sourceFiles(submission, language);
   const command = compileCommandOf(submission, language);
   const keepPatterns = submission.customCommands
     ? []
@@ -91,10 +104,11 @@ export async function compile(
     language: language.id,
     toolchain: ctx.toolchain,
     command: { command, keepPatterns },
-    files: sources.map((f) => ({ name: f.name, content: f.data })),
+    files: sourceContents(submission, language),
   });
   const cached = ctx.cache.acquire(key);
   if (cached) return { result: resultOf(cached, true), entry: cached };
+  const sources = sourceFiles(submission, language);
 
   if (command === undefined) {
     const entry = await ctx.cache.store(

@@ -32,6 +32,18 @@ describe('compileKey', () => {
     expect(compileKey(base)).toBe(compileKey(structuredClone(base)));
   });
 
+  it('is the same for a file given as text or as its UTF-8 bytes', () => {
+    const bytes = base.files.map((f) => ({ ...f, content: Buffer.from(f.content, 'utf8') }));
+    expect(compileKey({ ...base, files: bytes })).toBe(compileKey(base));
+    const mixed = [
+      { name: 'é.c', content: 'é' },
+      { name: 'b', content: Buffer.from([0xff, 0]) },
+    ];
+    expect(compileKey({ ...base, files: mixed })).toBe(
+      compileKey({ ...base, files: mixed.map((f) => ({ ...f, content: Buffer.from(f.content) })) }),
+    );
+  });
+
   it('does not depend on the order of the files', () => {
     expect(compileKey({ ...base, files: [...base.files].reverse() })).toBe(compileKey(base));
   });
