@@ -2,6 +2,7 @@
 import type { FinalEvent, Verdict } from '@coderunner/protocol';
 import type { JudgeResult } from '@coderunner/sandbox';
 import type { WorkerContext } from './context.js';
+import { isoNow } from './clock.js';
 import { WorkerError } from './errors.js';
 import { boundFinal } from './event-size.js';
 import { ResultChannel } from './results.js';
@@ -13,7 +14,7 @@ export interface EventBase {
 }
 
 function stamp(base: EventBase): EventBase & { at: string } {
-  return { ...base, at: new Date().toISOString() };
+  return { ...base, at: isoNow() };
 }
 
 /** The `final` event of a judged submission, cut to fit one message. */

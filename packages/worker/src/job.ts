@@ -11,6 +11,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { WorkerContext } from './context.js';
 import { giveUp, publishDeadLetter } from './dead-letters.js';
 import { WorkerError } from './errors.js';
+import { isoNow } from './clock.js';
 import { boundTest } from './event-size.js';
 import { errorFinal, judgedFinal, publishFinalOnce, type EventBase } from './finals.js';
 import type { Logger } from './logger.js';
@@ -71,12 +72,11 @@ async function judge(
   const attempt = m.info.deliveryCount;
   const base: EventBase = { submissionId: submission.id, attempt, workerId: ctx.workerId };
   const queuedMs = Math.max(0, Date.now() - m.info.timestampNanos / 1_000_000);
-  const at = (): string => new Date().toISOString();
   const started = Date.now();
   const channel = await ResultChannel.start(
     ctx.results,
     submission.id,
-    { type: 'accepted', ...base, at: at(), queuedInMs: queuedMs },
+    { type: 'accepted', ...base, at: isoNow(), queuedInMs: queuedMs },
     attempt === 1,
   );
   if (!channel) {
@@ -94,12 +94,12 @@ async function judge(
         onEvent: async (event) => {
           let published: ResultEvent;
           if (event.type === 'compiled')
-            published = { type: 'compiled', ...base, at: at(), ...event.compile };
+            published = { type: 'compiled', ...base, at: isoNow(), ...event.compile };
           else
             published = {
               type: 'test',
               ...base,
-              at: at(),
+              at: isoNow(),
               ...boundTest(event.result, ctx.config.limits.eventOutputBytes),
             };
           await channel.send(published);
