@@ -69,6 +69,8 @@ export interface EngineEnvironment {
 
 export class Engine {
   private readonly pool: SlotPool;
+  /** Where each job's own files go (a submission id is one path segment). */
+  private readonly jobsDir: string;
   private closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -82,6 +84,7 @@ export class Engine {
     readonly environment: EngineEnvironment,
   ) {
     this.pool = new SlotPool(options.slots);
+    this.jobsDir = join(options.baseDir, 'jobs');
   }
 
   /** Every language of the registry, with its toolchain version or why it is missing. */
@@ -122,7 +125,7 @@ export class Engine {
       );
     }
     const slot = await this.pool.acquire();
-    const jobDir = join(this.options.baseDir, 'jobs', `${submission.id}-${process.pid}-${slot}`);
+    const jobDir = `${this.jobsDir}/${submission.id}-${process.pid}-${slot}`;
     let entryKey: string | undefined;
     // A compile taken from the cache writes nothing here: no job dir to remove.
     let wroteJobDir = true;

@@ -4,10 +4,25 @@ import type { NormalizedSubmission, NormalizedTestCase, TestResult } from '@code
 import { topLevelEntries } from './artifacts.js';
 import type { CacheEntry } from './compile-cache.js';
 import type { Executor } from './executor.js';
-import { SANDBOX_PATH } from './isolation.js';
+import { SANDBOX_PATH, type WorkFile } from './isolation.js';
 import type { ResolvedEngineOptions } from './options.js';
 import { expandTemplate, type Command, type Language } from './registry.js';
 import { judgeRun, programStatus } from './verdict.js';
+
+/**
+ * The files a run of a cache entry gets, made once per entry: an entry's files never change
+ * while it is cached, and every test of a submission (and every later one of the same program)
+ * runs them.
+ */
+const entryFiles = new WeakMap<CacheEntry, WorkFile[]>();
+function filesOf(entry: CacheEntry): WorkFile[] {
+  let files = entryFiles.get(entry);
+  if (!files) {
+    files = topLevelEntries(entry.files).map((name) => ({ host: join(entry.dir, name), name }));
+    entryFiles.set(entry, files);
+  }
+  return files;
+}
 
 export interface TestContext {
   options: ResolvedEngineOptions;
@@ -46,7 +61,7 @@ export async function runTest(
       slot: ctx.slot,
       command: runCommandOf(submission, language, limits.memoryInKb),
       env: { PATH: SANDBOX_PATH, LANG: 'C.UTF-8', HOME: '/tmp', TMPDIR: '/tmp', ...language.env, ...runEnv },
-      files: topLevelEntries(ctx.entry.files).map((name) => ({ host: join(ctx.entry.dir, name), name })),
+      files: filesOf(ctx.entry),
       roBinds: language.roBinds,
       workDirBytes: ctx.options.runWorkDirBytes,
       tmpBytes: ctx.options.runTmpBytes,

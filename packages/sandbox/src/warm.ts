@@ -135,6 +135,8 @@ export class FilesMessages {
     { placement: Placement; message: ControlPart[]; held: number; fileBytes: number }
   >();
   private bytes = 0;
+  /** The key of a list of files, by the list (a cache entry's runs share one list: see test-step). */
+  private readonly keys = new WeakMap<readonly WorkFile[], string>();
 
   constructor(
     private readonly maxEntries = 16,
@@ -146,7 +148,11 @@ export class FilesMessages {
     files: readonly WorkFile[],
     maxBytes: number,
   ): { placement: Placement; message: ControlPart[] } | undefined {
-    const key = files.map((file) => `${file.host}\0${file.name}`).join('\n');
+    let key = this.keys.get(files);
+    if (key === undefined) {
+      key = files.map((file) => `${file.host}\0${file.name}`).join('\n');
+      this.keys.set(files, key);
+    }
     const hit = this.cached.get(key);
     if (hit) {
       // The most recently used go last, the first to go is the least recently used.
