@@ -24,14 +24,14 @@ import { programStatus } from './verdict.js';
 /** Runs the compile command with its output on stderr, then archives the work dir to stdout. */
 const COMPILE_SCRIPT = '"$@" >&2 || exit $?\nexec tar --exclude=./.tmp -cf - .';
 
+/** A source file's name and contents: text, or bytes decoded from base64. */
+type SourceContent = { name: string; content: string | Buffer };
+
 /**
  * The source files of a submission with their contents as given: text stays a string (what the
  * compile key hashes as it is, with no copy), base64 is decoded.
  */
-function sourceContents(
-  submission: NormalizedSubmission,
-  language: Language,
-): { name: string; content: string | Buffer }[] {
+function sourceContents(submission: NormalizedSubmission, language: Language): SourceContent[] {
   const main = submission.customCommands?.sourceFile ?? language.sourceFile;
   return [
     { name: main, content: submission.code },
@@ -42,9 +42,9 @@ function sourceContents(
   ];
 }
 
-/** The source files of a submission, as they are written into the work dir. */
-export function sourceFiles(submission: NormalizedSubmission, language: Language): ArtifactFile[] {
-  return sourceContents(submission, language).map(({ name, content }) => ({
+/** Source contents as the files written into the work dir. */
+function sourceFiles(contents: readonly SourceContent[]): ArtifactFile[] {
+  return contents.map(({ name, content }) => ({
     name,
     data: typeof content === 'string' ? Buffer.from(content, 'utf8') : content,
     executable: false,
@@ -97,6 +97,7 @@ export async function compile(
 ): Promise<CompileOutcome> {
   const { language, options } = ctx;
   const command = compileCommandOf(submission, language);
+  const contents = sourceContents(submission, language);
   const keepPatterns = submission.customCommands
     ? []
     : [...language.keep, ...submission.files.map((f) => f.name)];
@@ -104,11 +105,11 @@ export async function compile(
     language: language.id,
     toolchain: ctx.toolchain,
     command: { command, keepPatterns },
-    files: sourceContents(submission, language),
+    files: contents,
   });
   const cached = ctx.cache.acquire(key);
   if (cached) return { result: resultOf(cached, true), entry: cached };
-  const sources = sourceFiles(submission, language);
+  const sources = sourceFiles(contents);
 
   if (command === undefined) {
     const entry = await ctx.cache.store(

@@ -8,10 +8,10 @@
  */
 import { parseSubmission, type NormalizedSubmission, type ResultEvent } from '@coderunner/protocol';
 import type { JsMsg } from '@nats-io/jetstream';
+import { isoNow } from './clock.js';
 import type { WorkerContext } from './context.js';
 import { giveUp, publishDeadLetter } from './dead-letters.js';
 import { WorkerError } from './errors.js';
-import { isoNow } from './clock.js';
 import { boundTest } from './event-size.js';
 import { errorFinal, judgedFinal, publishFinalOnce, type EventBase } from './finals.js';
 import type { Logger } from './logger.js';
