@@ -14,7 +14,7 @@ import { giveUp, publishDeadLetter } from './dead-letters.js';
 import { WorkerError } from './errors.js';
 import { boundTest } from './event-size.js';
 import { errorFinal, judgedFinal, publishFinalOnce, type EventBase } from './finals.js';
-import type { Logger } from './logger.js';
+import { JobLogger } from './logger.js';
 import { ResultChannel } from './results.js';
 
 /** How a job ended, for logs and tests. */
@@ -34,7 +34,7 @@ function describe(error: unknown): { code: string; message: string } {
 async function handleInvalid(
   ctx: WorkerContext,
   m: JsMsg,
-  log: Logger,
+  log: JobLogger,
   id: string | undefined,
   problems: string[],
 ): Promise<JobOutcome> {
@@ -64,7 +64,7 @@ async function handleInvalid(
 async function judge(
   ctx: WorkerContext,
   m: JsMsg,
-  log: Logger,
+  log: JobLogger,
   submission: NormalizedSubmission,
   signal: AbortSignal | undefined,
   onJudged: (() => void) | undefined,
@@ -129,6 +129,8 @@ async function judge(
 
 /**
  * Handles one delivered message; never throws. `signal` cancels it (the message is handed back).
+ * The caller keeps the message from being redelivered while it runs (`Worker` sends its
+ * progress heartbeats).
  * `onJudged` is called once the sandbox work is over (its slot is free), before the final is
  * stored.
  */
@@ -142,10 +144,7 @@ export async function handleMessage(
   if (attempt > 1) ctx.metrics.redeliveries.inc();
   const parsed = parseSubmission(m.data, ctx.policy);
   const id = parsed.ok ? parsed.submission.id : parsed.id;
-  const log = ctx.log.child({ submissionId: id ?? null, attempt, streamSeq: m.seq });
-  // Keep the message ours while the job runs: ack_wait must never expire under a live worker.
-  const heartbeat = setInterval(() => m.working(), Math.max(250, (ctx.config.nats.ackWaitSec * 1000) / 3));
-  ctx.metrics.inFlight.inc();
+  const log = new JobLogger(ctx.log, { submissionId: id ?? null, attempt, streamSeq: m.seq });
   try {
     if (!parsed.ok)
       return await handleInvalid(
@@ -189,8 +188,5 @@ export async function handleMessage(
     log.warn({ err: error, retryInMs: delay }, 'failed on our side: handing the submission back');
     m.nak(delay);
     return 'retry';
-  } finally {
-    clearInterval(heartbeat);
-    ctx.metrics.inFlight.dec();
   }
 }

@@ -24,10 +24,14 @@ export class WorkerMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300],
     registers: [this.registry],
   });
-  readonly inFlight = new Gauge({
+  /** What `coderunner_jobs_in_flight` reads when scraped: the worker sets it to its count. */
+  countInFlight: () => number = () => 0;
+  readonly inFlight: Gauge = new Gauge({
     name: 'coderunner_jobs_in_flight',
     help: 'Submissions being judged now',
     registers: [this.registry],
+    // Read when scraped rather than kept up to date by every job.
+    collect: (): void => this.inFlight.set(this.countInFlight()),
   });
   readonly redeliveries = new Counter({
     name: 'coderunner_redeliveries_total',

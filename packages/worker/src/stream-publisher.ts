@@ -40,7 +40,9 @@ export interface Stored {
 interface Waiting {
   resolve: (stored: Stored) => void;
   reject: (error: PublishError) => void;
-  timer: NodeJS.Timeout;
+  /** When it times out (`performance.now()` ms). */
+  deadline: number;
+  timeoutMs: number;
   subject: string;
 }
 
@@ -73,6 +75,12 @@ export class StreamPublisher {
   private readonly sub: Subscription;
   private readonly waiting = new Map<string, Waiting>();
   private next = 0;
+  /**
+   * One timer for every publish waiting, due at the earliest deadline among them when it was
+   * set (a timer set and cleared per publish cost more than the rest of its bookkeeping).
+   */
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Infinity;
 
   constructor(private readonly nc: NatsConnection) {
     this.prefix = `${createInbox()}.`;
@@ -94,22 +102,46 @@ export class StreamPublisher {
         );
         return;
       }
-      const timer = setTimeout(() => {
-        this.waiting.delete(token);
-        reject(
-          new PublishError('TIMEOUT', `no acknowledgement for ${subject} within ${options.timeoutMs} ms`),
-        );
-      }, options.timeoutMs);
-      this.waiting.set(token, { resolve, reject, timer, subject });
+      const deadline = performance.now() + options.timeoutMs;
+      this.waiting.set(token, { resolve, reject, deadline, timeoutMs: options.timeoutMs, subject });
+      this.expireAt(deadline);
     });
+  }
+
+  /** Makes sure the timer fires by `deadline`. */
+  private expireAt(deadline: number): void {
+    if (this.timer !== undefined && this.timerDue <= deadline) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDue = deadline;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()));
+    // What waits is rejected on close; the timer alone keeps no process alive.
+    this.timer.unref();
+  }
+
+  /** Rejects what waited past its deadline; sets the timer for the next deadline, if any. */
+  private expire(): void {
+    this.timer = undefined;
+    this.timerDue = Infinity;
+    // A timer may fire a little before its time by this clock.
+    const now = performance.now() + 1;
+    let next = Infinity;
+    for (const [token, w] of this.waiting) {
+      if (w.deadline <= now) {
+        this.waiting.delete(token);
+        w.reject(new PublishError('TIMEOUT', `no acknowledgement for ${w.subject} within ${w.timeoutMs} ms`));
+      } else if (w.deadline < next) next = w.deadline;
+    }
+    if (next !== Infinity) this.expireAt(next);
   }
 
   /** Stops listening; what still waits is rejected (CLOSED). */
   close(): void {
     this.sub.unsubscribe();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDue = Infinity;
     for (const [token, w] of this.waiting) {
       this.waiting.delete(token);
-      clearTimeout(w.timer);
       w.reject(new PublishError('CLOSED', 'the publisher is closed'));
     }
   }
@@ -120,7 +152,6 @@ export class StreamPublisher {
     const w = this.waiting.get(token);
     if (!w) return; // answered after its timeout
     this.waiting.delete(token);
-    clearTimeout(w.timer);
     const status = msg.headers?.code ?? 0;
     if (status === 503) {
       w.reject(new PublishError('NO_RESPONDERS', `no stream stores ${w.subject}`));

@@ -86,6 +86,8 @@ export class Worker {
   private http: Server | undefined;
   private service: Service | undefined;
   private stopping: Promise<void> | undefined;
+  /** Tells the server every held message is still being worked on (see `constructor`). */
+  private readonly heartbeat: NodeJS.Timeout;
 
   private constructor(
     readonly ctx: WorkerContext,
@@ -96,6 +98,17 @@ export class Worker {
     // Each slot's job may still be storing its final while the slot's next one is judged.
     this.queue = new PQueue({ concurrency: 2 * ctx.config.runner.maxConcurrentJobs });
     setMaxListeners(0, this.cancel.signal);
+    ctx.metrics.countInFlight = () => this.held.size;
+    // ack_wait must never expire under a live worker: every held message gets a progress
+    // heartbeat three times per ack_wait. One timer for them all (one per job cost a timer set
+    // and cleared each time); a message acknowledged meanwhile ignores it.
+    this.heartbeat = setInterval(
+      () => {
+        for (const m of this.held) m.working();
+      },
+      Math.max(250, (ctx.config.nats.ackWaitSec * 1000) / 3),
+    );
+    this.heartbeat.unref();
   }
 
   /** Starts a worker; throws when the sandbox, NATS or the streams are not usable. */
@@ -328,6 +341,7 @@ export class Worker {
       ]);
       if (!idle) for (const m of this.held) m.nak();
     }
+    clearInterval(this.heartbeat);
     await Promise.race([Promise.allSettled(this.loops), unrefSleep(3000)]);
     await this.service?.stop().catch(() => undefined);
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));

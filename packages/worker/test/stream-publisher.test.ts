@@ -137,6 +137,33 @@ describe('a stream publisher', () => {
     late.unsubscribe();
   });
 
+  it('times out each publish at its own deadline, a shorter one set after a longer one included', async () => {
+    const silent = nc.subscribe('silent.deadlines.*');
+    await nc.flush();
+    const started = Date.now();
+    const times = (p: Promise<unknown>): Promise<{ code: string; ms: number }> =>
+      failure(p).then((error) => ({ code: error.code, ms: Date.now() - started }));
+    const long = times(
+      publisher.publish('silent.deadlines.long', text('l'), { msgId: 'dl', timeoutMs: 1500 }),
+    );
+    const short = times(
+      publisher.publish('silent.deadlines.short', text('s'), { msgId: 'ds', timeoutMs: 200 }),
+    );
+    // Answered ones in between are not disturbed.
+    const stored = await publisher.publish('pubtest.between', text('b'), {
+      msgId: 'between',
+      timeoutMs: 2000,
+    });
+    expect(stored.duplicate).toBe(false);
+    const [shortEnd, longEnd] = await Promise.all([short, long]);
+    expect(shortEnd.code).toBe('TIMEOUT');
+    expect(shortEnd.ms).toBeGreaterThanOrEqual(190);
+    expect(shortEnd.ms).toBeLessThan(1000);
+    expect(longEnd.code).toBe('TIMEOUT');
+    expect(longEnd.ms).toBeGreaterThanOrEqual(1490);
+    silent.unsubscribe();
+  });
+
   it('rejects what still waits when closed, and what is published on a closed connection', async () => {
     const own = await connect({ servers: server.url });
     const closing = new StreamPublisher(own);
