@@ -35,32 +35,51 @@ interface Slot {
 
 const META = '.compile.json';
 
-/** The cache key of a compile. */
+/** A key's field: `<byte length>:<bytes>`. */
+function field(value: string): string {
+  return `${Buffer.byteLength(value)}:${value}`;
+}
+
+/**
+ * The first part of a compile's key: language, toolchain and command, which a language's
+ * submissions without files or commands of their own share (it can be made once for them).
+ */
+export function compileKeyHead(parts: { language: string; toolchain: string; command: unknown }): string {
+  return field(parts.language) + field(parts.toolchain) + field(JSON.stringify(parts.command));
+}
+
+/** The cache key of a compile from its head (`compileKeyHead`) and its source files. */
+export function compileKeyOf(
+  head: string,
+  files: readonly { name: string; content: string | Buffer }[],
+): string {
+  const sorted = files.length > 1 ? [...files].sort((a, b) => (a.name < b.name ? -1 : 1)) : files;
+  // Text while every content is text, bytes from the first that is not: the same bytes either way.
+  let text = head;
+  let bytes: Buffer[] | undefined;
+  for (const { name, content } of sorted) {
+    if (bytes === undefined && typeof content === 'string') {
+      text += field(name) + field(content);
+      continue;
+    }
+    bytes ??= [Buffer.from(text)];
+    bytes.push(Buffer.from(field(name)));
+    if (typeof content === 'string') bytes.push(Buffer.from(field(content)));
+    else bytes.push(Buffer.from(`${content.length}:`), content);
+  }
+  // Hashed in one call (each call crosses into C++); the one-shot `hash` costs a third of
+  // `createHash` for a program's size (a cache lookup a job).
+  return hash('sha256', bytes ? Buffer.concat(bytes) : text, 'hex');
+}
+
+/** The cache key of a compile: language, toolchain, command and every source file. */
 export function compileKey(parts: {
   language: string;
   toolchain: string;
   command: unknown;
   files: readonly { name: string; content: string | Buffer }[];
 }): string {
-  // Each field as `<byte length>:<bytes>`, hashed in one call (each call crosses into C++).
-  const fields: (string | Buffer)[] = [];
-  const field = (value: string | Buffer): void => {
-    fields.push(`${Buffer.byteLength(value)}:`, value);
-  };
-  field(parts.language);
-  field(parts.toolchain);
-  field(JSON.stringify(parts.command));
-  for (const file of [...parts.files].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    field(file.name);
-    field(file.content);
-  }
-  const text = fields.every((f): f is string => typeof f === 'string');
-  // The one-shot `hash`: a third of `createHash`'s cost for a program's size (a cache lookup a job).
-  return hash(
-    'sha256',
-    text ? fields.join('') : Buffer.concat(fields.map((f) => (typeof f === 'string' ? Buffer.from(f) : f))),
-    'hex',
-  );
+  return compileKeyOf(compileKeyHead(parts), parts.files);
 }
 
 export class CompileCache {

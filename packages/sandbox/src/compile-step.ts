@@ -14,7 +14,7 @@ import {
   topLevelEntries,
   type ArtifactFile,
 } from './artifacts.js';
-import { compileKey, type CacheEntry, type CompileCache } from './compile-cache.js';
+import { compileKeyHead, compileKeyOf, type CacheEntry, type CompileCache } from './compile-cache.js';
 import type { Executor } from './executor.js';
 import { SANDBOX_PATH, type WorkFile } from './isolation.js';
 import type { ResolvedEngineOptions } from './options.js';
@@ -90,6 +90,30 @@ function text(buffer: Buffer): string {
   return buffer.toString('utf8');
 }
 
+/** What a compile keeps of its work dir: the language's outputs and the submission's files. */
+function keepPatternsOf(submission: NormalizedSubmission, language: Language): string[] {
+  return submission.customCommands ? [] : [...language.keep, ...submission.files.map((f) => f.name)];
+}
+
+/** The key head of each language's submissions without files or commands of their own. */
+const plainKeyHeads = new WeakMap<Language, { toolchain: string; head: string }>();
+
+/** The head of a compile's key (`compileKeyHead`): made once per language for most submissions. */
+function keyHeadOf(
+  submission: NormalizedSubmission,
+  language: Language,
+  command: Command | undefined,
+  toolchain: string,
+): string {
+  const plain = !submission.customCommands && submission.files.length === 0;
+  const made = plain ? plainKeyHeads.get(language) : undefined;
+  if (made?.toolchain === toolchain) return made.head;
+  const keepPatterns = keepPatternsOf(submission, language);
+  const head = compileKeyHead({ language: language.id, toolchain, command: { command, keepPatterns } });
+  if (plain) plainKeyHeads.set(language, { toolchain, head });
+  return head;
+}
+
 /** Compiles a submission, or takes its compile from the cache. */
 export async function compile(
   submission: NormalizedSubmission,
@@ -98,15 +122,7 @@ export async function compile(
   const { language, options } = ctx;
   const command = compileCommandOf(submission, language);
   const contents = sourceContents(submission, language);
-  const keepPatterns = submission.customCommands
-    ? []
-    : [...language.keep, ...submission.files.map((f) => f.name)];
-  const key = compileKey({
-    language: language.id,
-    toolchain: ctx.toolchain,
-    command: { command, keepPatterns },
-    files: contents,
-  });
+  const key = compileKeyOf(keyHeadOf(submission, language, command, ctx.toolchain), contents);
   const cached = ctx.cache.acquire(key);
   if (cached) return { result: resultOf(cached, true), entry: cached };
   const sources = sourceFiles(contents);
@@ -182,10 +198,14 @@ export async function compile(
       entry = await failure(`${text(outcome.stderr)}\n${status}`.trim(), signal === null);
     } else {
       try {
-        const artifacts = await readArtifacts(outcome.stdout, globMatcher(keepPatterns), {
-          maxBytes: options.artifactMaxBytes,
-          maxFiles: options.artifactMaxFiles,
-        });
+        const artifacts = await readArtifacts(
+          outcome.stdout,
+          globMatcher(keepPatternsOf(submission, language)),
+          {
+            maxBytes: options.artifactMaxBytes,
+            maxFiles: options.artifactMaxFiles,
+          },
+        );
         entry = await ctx.cache.store(
           key,
           { status: 'success', output: text(outcome.stderr), truncated, timeInMs },

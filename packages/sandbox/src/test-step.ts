@@ -33,13 +33,48 @@ export interface TestContext {
   signal?: AbortSignal;
 }
 
-function runCommandOf(submission: NormalizedSubmission, language: Language, memoryKb: number): Command {
-  const custom = submission.customCommands?.runCommand;
-  if (custom !== undefined) return custom;
-  const run = language.run;
-  return typeof run === 'string'
-    ? expandTemplate(run, memoryKb)
-    : run.map((arg) => expandTemplate(arg, memoryKb));
+/** A language's run command and environment for a memory limit (its templates expanded). */
+interface RunSpec {
+  readonly command: Command;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** Memory limits whose run spec a language keeps (most submissions use a few). */
+const MAX_SPECS_PER_LANGUAGE = 32;
+const runSpecs = new WeakMap<Language, Map<number, RunSpec>>();
+
+/**
+ * A language's run spec for a memory limit, made once and frozen: the runs that share it share
+ * the stub's program message too (`ProgramMessages` in warm.ts keys it by these objects).
+ */
+function runSpecOf(language: Language, memoryKb: number): RunSpec {
+  let specs = runSpecs.get(language);
+  if (!specs) runSpecs.set(language, (specs = new Map<number, RunSpec>()));
+  let spec = specs.get(memoryKb);
+  if (!spec) {
+    const run = language.run;
+    const runEnv = Object.fromEntries(
+      Object.entries(language.runEnv).map(([name, value]) => [name, expandTemplate(value, memoryKb)]),
+    );
+    spec = Object.freeze({
+      command: Object.freeze(
+        typeof run === 'string'
+          ? expandTemplate(run, memoryKb)
+          : run.map((arg) => expandTemplate(arg, memoryKb)),
+      ),
+      env: Object.freeze({
+        PATH: SANDBOX_PATH,
+        LANG: 'C.UTF-8',
+        HOME: '/tmp',
+        TMPDIR: '/tmp',
+        ...language.env,
+        ...runEnv,
+      }),
+    });
+    if (specs.size >= MAX_SPECS_PER_LANGUAGE) specs.clear();
+    specs.set(memoryKb, spec);
+  }
+  return spec;
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
@@ -52,15 +87,13 @@ export async function runTest(
   ctx: TestContext,
 ): Promise<TestResult> {
   const { language, limits } = { language: ctx.language, limits: submission.limits };
-  const runEnv = Object.fromEntries(
-    Object.entries(language.runEnv).map(([name, value]) => [name, expandTemplate(value, limits.memoryInKb)]),
-  );
+  const spec = runSpecOf(language, limits.memoryInKb);
   const outputLimit = limits.outputInKb * 1024;
   const outcome = await ctx.executor.execute(
     {
       slot: ctx.slot,
-      command: runCommandOf(submission, language, limits.memoryInKb),
-      env: { PATH: SANDBOX_PATH, LANG: 'C.UTF-8', HOME: '/tmp', TMPDIR: '/tmp', ...language.env, ...runEnv },
+      command: submission.customCommands?.runCommand ?? spec.command,
+      env: spec.env,
       files: filesOf(ctx.entry),
       roBinds: language.roBinds,
       workDirBytes: ctx.options.runWorkDirBytes,

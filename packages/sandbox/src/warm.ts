@@ -116,10 +116,29 @@ export function programMessage(request: ExecuteRequest): Buffer | undefined {
  * The stub's messages for a run, its files' (`filesMessage`) and the program's, or undefined when
  * it could not take them (the run goes cold).
  */
-export function stubPlan(files: ControlPart[], request: ExecuteRequest): WarmPlan | undefined {
-  const program = programMessage(request);
+export function stubPlan(files: ControlPart[], program: Buffer | undefined): WarmPlan | undefined {
   if (!program || program.length > STUB_INPUT_BYTES) return undefined;
   return { messages: [files, program] };
+}
+
+/**
+ * The program messages of the last runs, by their environment object. The runs of a language
+ * share one environment and one command for each memory limit, made once and never changed (see
+ * `runSpecOf` in test-step), so most runs find their message made.
+ */
+export class ProgramMessages {
+  private readonly made = new WeakMap<
+    ExecuteRequest['env'],
+    { command: ExecuteRequest['command']; stackKb: number; message: Buffer | undefined }
+  >();
+
+  get(request: ExecuteRequest): Buffer | undefined {
+    const hit = this.made.get(request.env);
+    if (hit && hit.command === request.command && hit.stackKb === request.stackKb) return hit.message;
+    const message = programMessage(request);
+    this.made.set(request.env, { command: request.command, stackKb: request.stackKb, message });
+    return message;
+  }
 }
 
 /**
@@ -278,6 +297,7 @@ export class WarmPool {
   /** Each lane's long-lived cgroup (see `CgroupManager.openInLane`), by `slot/lane`, once made. */
   private readonly laneCgroups = new Map<string, { name: string; made: Promise<void> }>();
   private readonly files = new FilesMessages();
+  private readonly programs = new ProgramMessages();
 
   constructor(
     private readonly spec: WarmSpec,
@@ -300,7 +320,7 @@ export class WarmPool {
     try {
       // The files take room in the work dir: leave the program at least half of it.
       const files = this.files.get(request.files, Math.min(MAX_BYTES, spec.workDirBytes / 2));
-      return files && stubPlan(files.message, request);
+      return files && stubPlan(files.message, this.programs.get(request));
     } catch {
       // A file gone or changed while it was read: the cold way tells what is wrong, if anything.
       return undefined;

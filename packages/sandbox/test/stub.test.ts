@@ -162,7 +162,7 @@ describe('the stub of sandboxes made ahead', () => {
     expect(statSync(join(run.cwd, 'lib', 'data')).mode & 0o7777).toBe(0o640);
     // A run's plan is both messages at once, the files in the first.
     const program = programMessage(request(['./run.sh'], {}))!;
-    expect(stubPlan(filesMessage(placement), request(['./run.sh'], {}))?.messages).toEqual([
+    expect(stubPlan(filesMessage(placement), programMessage(request(['./run.sh'], {})))?.messages).toEqual([
       [create],
       program,
     ]);
@@ -180,7 +180,10 @@ describe('the stub of sandboxes made ahead', () => {
     const placement = placementOf(
       ['big', 'small', 'big2'].map((name) => ({ host: join(host, name), name })),
     )!;
-    const plan = stubPlan(filesMessage(placement), request(['/usr/bin/md5sum', 'big', 'small', 'big2'], {}))!;
+    const plan = stubPlan(
+      filesMessage(placement),
+      programMessage(request(['/usr/bin/md5sum', 'big', 'small', 'big2'], {})),
+    )!;
     // Files over 64 KiB are parts the spawn helper sends from the files themselves.
     expect(plan.messages[0].filter((part) => !Buffer.isBuffer(part))).toEqual([
       { path: join(host, 'big'), size: big.length },
@@ -236,9 +239,11 @@ describe('the stub of sandboxes made ahead', () => {
     const fixed = programMessage(request(argv, env(0)))!.length;
     const program = programMessage(request(argv, env(256 * 1024 - fixed)))!;
     expect(program.length).toBe(256 * 1024);
-    const plan = stubPlan(filesMessage(none), request(argv, env(256 * 1024 - fixed)));
+    const plan = stubPlan(filesMessage(none), programMessage(request(argv, env(256 * 1024 - fixed))));
     expect(plan?.messages).toEqual([filesMessage(none), program]);
-    expect(stubPlan(filesMessage(none), request(argv, env(256 * 1024 - fixed + 1)))).toBeUndefined();
+    expect(
+      stubPlan(filesMessage(none), programMessage(request(argv, env(256 * 1024 - fixed + 1)))),
+    ).toBeUndefined();
     const run = await runStub([bytesOf(plan!.messages[0]), program], true);
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 0, stdout: 'ok' });
     const over = await runStub([createMessage(none), Buffer.concat([Buffer.from('eX=1\0'), program])]);

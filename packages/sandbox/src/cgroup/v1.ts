@@ -20,9 +20,22 @@ export interface V1Mounts {
   cpuacct: string;
 }
 
+/** A lane's part of its runs' cgroups (see `openInLane`). */
+interface V1Lane {
+  /** The lane's directories, not its runs' own. */
+  dirs: readonly string[];
+  /** Whether the lane has both pids and cpuacct: a run's own cgroup is then its memory one. */
+  whole: boolean;
+  /** With `whole`: the pids and cpuacct directories and their `cgroup.procs` files. */
+  pids: string;
+  cpuacct: string;
+  procsFiles: readonly string[];
+}
+
 class V1RunCgroup implements RunCgroup {
   readonly procsFiles: readonly string[];
   readonly dirs: readonly string[];
+  private readonly laneDirs: readonly string[];
 
   constructor(
     private readonly memory: string,
@@ -31,12 +44,19 @@ class V1RunCgroup implements RunCgroup {
     private readonly memsw: boolean,
     /** The memory limit in force, when known (a cgroup this manager just made has none). */
     private memoryLimit?: number,
-    /** The directories that are a lane's (see `openInLane`), not the run's own. */
-    private readonly laneDirs: readonly string[] = [],
+    /** The lane whose pids and cpuacct directories it shares, if any. */
+    lane?: V1Lane,
   ) {
+    this.laneDirs = lane?.dirs ?? [];
+    if (lane?.whole) {
+      // Worked out once per lane: only the memory directory is the run's own.
+      this.dirs = [memory];
+      this.procsFiles = [`${memory}/cgroup.procs`, ...lane.procsFiles];
+      return;
+    }
     // Distinct directories only: cpuacct may share a hierarchy with another controller.
     const all = [...new Set([memory, pids, cpuacct])];
-    this.dirs = all.filter((dir) => !laneDirs.includes(dir));
+    this.dirs = all.filter((dir) => !this.laneDirs.includes(dir));
     this.procsFiles = all.map((dir) => `${dir}/cgroup.procs`);
   }
 
@@ -112,18 +132,26 @@ export class CgroupV1Manager implements CgroupManager {
   readonly version = 1;
   readonly location: string;
   private memswChecked: boolean | undefined;
+  /** The engine's parent directory in each hierarchy. */
+  private readonly parents: V1Mounts;
+  /** Each lane's part of its runs' cgroups, by the lane's name (a few per engine). */
+  private readonly lanes = new Map<string, V1Lane>();
 
   constructor(
     private readonly mounts: V1Mounts,
-    private readonly parentName: string,
+    parentName: string,
   ) {
-    this.location = [mounts.memory, mounts.pids, mounts.cpuacct]
-      .map((mount) => join(mount, parentName))
-      .join(', ');
+    this.parents = {
+      memory: join(mounts.memory, parentName),
+      pids: join(mounts.pids, parentName),
+      cpuacct: join(mounts.cpuacct, parentName),
+    };
+    this.location = [this.parents.memory, this.parents.pids, this.parents.cpuacct].join(', ');
   }
 
+  /** A cgroup's directory: its names are the engine's own (`runName`), a single plain segment. */
   private dir(hierarchy: keyof V1Mounts, name: string): string {
-    return join(this.mounts[hierarchy], this.parentName, name);
+    return `${this.parents[hierarchy]}/${name}`;
   }
 
   /** Whether swap is accounted (memory.memsw.* exist: the hierarchy's root shows it too). */
@@ -135,8 +163,8 @@ export class CgroupV1Manager implements CgroupManager {
   /** Names of the cgroups in any of the three hierarchies (a lane's have no memory one). */
   async existing(): Promise<string[]> {
     const names = new Set<string>();
-    for (const mount of new Set([this.mounts.memory, this.mounts.pids, this.mounts.cpuacct])) {
-      const entries = await readdir(join(mount, this.parentName), { withFileTypes: true }).catch(() => []);
+    for (const parent of new Set([this.parents.memory, this.parents.pids, this.parents.cpuacct])) {
+      const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
       for (const entry of entries) if (entry.isDirectory()) names.add(entry.name);
     }
     return [...names];
@@ -157,16 +185,27 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   openInLane(name: string, lane: string): RunCgroup {
-    const shared = this.laneHierarchies;
-    const dir = (h: 'pids' | 'cpuacct'): string => this.dir(h, shared.includes(h) ? lane : name);
-    return new V1RunCgroup(
-      this.dir('memory', name),
-      dir('pids'),
-      dir('cpuacct'),
-      this.memsw(),
-      undefined,
-      shared.map((h) => this.dir(h, lane)),
-    );
+    let shared = this.lanes.get(lane);
+    if (!shared) {
+      const hierarchies = this.laneHierarchies;
+      const dirs = hierarchies.map((h) => this.dir(h, lane));
+      const whole = hierarchies.length === 2;
+      shared = {
+        dirs,
+        whole,
+        pids: whole ? (dirs[0] ?? '') : '',
+        cpuacct: whole ? (dirs[1] ?? '') : '',
+        procsFiles: [...new Set(dirs)].map((dir) => `${dir}/cgroup.procs`),
+      };
+      this.lanes.set(lane, shared);
+    }
+    const memory = this.dir('memory', name);
+    if (shared.whole)
+      return new V1RunCgroup(memory, shared.pids, shared.cpuacct, this.memsw(), undefined, shared);
+    // pids or cpuacct mounted with memory: that one is the run's own.
+    const inLane = this.laneHierarchies;
+    const dir = (h: 'pids' | 'cpuacct'): string => this.dir(h, inLane.includes(h) ? lane : name);
+    return new V1RunCgroup(memory, dir('pids'), dir('cpuacct'), this.memsw(), undefined, shared);
   }
 
   async ensureLane(lane: string): Promise<void> {

@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { ArtifactFile } from '../../src/artifacts.js';
-import { CompileCache, compileKey, type StoredCompile } from '../../src/compile-cache.js';
+import {
+  CompileCache,
+  compileKey,
+  compileKeyHead,
+  compileKeyOf,
+  type StoredCompile,
+} from '../../src/compile-cache.js';
 
 describe('compileKey', () => {
   const base = {
@@ -42,6 +48,24 @@ describe('compileKey', () => {
     expect(compileKey({ ...base, files: mixed })).toBe(
       compileKey({ ...base, files: mixed.map((f) => ({ ...f, content: Buffer.from(f.content) })) }),
     );
+  });
+
+  it('keeps its digests from one version to the next (cached entries stay found)', () => {
+    expect(compileKey(base)).toBe('c4e34be0a8e967e8c4ae4fcdf93071bb0bae9091f03d91b27a22a50016992481');
+    const mixed = [
+      { name: 'z.c', content: 'é' },
+      { name: 'b', content: Buffer.from([0xff, 0]) },
+      { name: 'a', content: 'x' },
+    ];
+    expect(compileKey({ ...base, files: mixed })).toBe(
+      '3b80462590d46bc345953a499ca3e7fa42e486d7d8f5d93665681dd82b88fc0d',
+    );
+  });
+
+  it('is the same from a head made once as from its parts', () => {
+    const head = compileKeyHead(base);
+    expect(compileKeyOf(head, base.files)).toBe(compileKey(base));
+    expect(compileKeyOf(head, [base.files[0]!])).toBe(compileKey({ ...base, files: [base.files[0]!] }));
   });
 
   it('does not depend on the order of the files', () => {

@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { FilesMessages, placementOf } from '../../src/warm.js';
+import type { ExecuteRequest } from '../../src/executor.js';
+import { FilesMessages, placementOf, ProgramMessages, programMessage } from '../../src/warm.js';
 
 describe('placementOf', () => {
   const dir = mkdtempSync(join(tmpdir(), 'coderunner-placement-'));
@@ -82,5 +83,53 @@ describe('FilesMessages', () => {
     expect(messages.get(big, 99)).toBeUndefined();
     expect(messages.get(big, 100)?.placement.files).toHaveLength(1);
     expect(messages.get(big, 99)).toBeUndefined();
+  });
+});
+
+describe('ProgramMessages', () => {
+  const request = (
+    command: readonly string[],
+    env: Record<string, string>,
+    stackKb: number,
+  ): ExecuteRequest => ({
+    slot: 0,
+    command,
+    env,
+    files: [],
+    roBinds: [],
+    workDirBytes: 1 << 20,
+    tmpBytes: 1 << 20,
+    stdin: '',
+    memoryBytes: 1 << 26,
+    pids: 16,
+    cpuLimitMs: 1000,
+    wallLimitMs: 2000,
+    stdoutLimit: 1024,
+    stderrLimit: 1024,
+    stderrOverflow: 'kill',
+    stackKb,
+  });
+
+  it('makes a message once for runs that share their environment, command and stack limit', () => {
+    const programs = new ProgramMessages();
+    const env = { PATH: '/usr/bin' };
+    const command = ['./main'];
+    const first = programs.get(request(command, env, 65536));
+    expect(first).toEqual(programMessage(request(command, env, 65536)));
+    expect(programs.get(request(command, env, 65536))).toBe(first);
+  });
+
+  it('makes another for another stack limit or command with the same environment', () => {
+    const programs = new ProgramMessages();
+    const env = { PATH: '/usr/bin' };
+    const command = ['./main'];
+    programs.get(request(command, env, 65536));
+    expect(programs.get(request(command, env, 1024))).toEqual(programMessage(request(command, env, 1024)));
+    const other = ['./main', '--fast'];
+    expect(programs.get(request(other, env, 1024))).toEqual(programMessage(request(other, env, 1024)));
+    // And for an equal environment in another object.
+    expect(programs.get(request(command, { PATH: '/bin' }, 1024))).toEqual(
+      programMessage(request(command, { PATH: '/bin' }, 1024)),
+    );
   });
 });
