@@ -52,6 +52,26 @@ export interface HeldRunOutcome {
 }
 
 /**
+ * The runs each cancel signal stops, with one listener per signal for them all (a worker passes
+ * one signal to every job): adding and removing a listener per run cost a run more than the rest
+ * of its request.
+ */
+const runsOf = new WeakMap<AbortSignal, Set<HeldSandbox>>();
+
+function listen(signal: AbortSignal, sandbox: HeldSandbox): void {
+  let runs = runsOf.get(signal);
+  if (!runs) {
+    const listening = new Set<HeldSandbox>();
+    runsOf.set(signal, listening);
+    signal.addEventListener('abort', () => {
+      for (const run of listening) run.cancel();
+    });
+    runs = listening;
+  }
+  runs.add(sandbox);
+}
+
+/**
  * A sandbox the helper started and holds (its pipes stay with the helper), waiting for the one
  * run it serves: see H and R in native/coderunner-spawn.c.
  */
@@ -63,6 +83,8 @@ export class HeldSandbox {
   /** The helper ended first: what it was to remove once the sandbox ended is not removed. */
   private lost = false;
   private pending: { resolve: (o: HeldRunOutcome) => void; reject: (e: Error) => void } | undefined;
+  /** The run's cancel signal, while the run lasts. */
+  private signal: AbortSignal | undefined;
 
   constructor(
     readonly id: string,
@@ -89,9 +111,10 @@ export class HeldSandbox {
     if (this.pending)
       return Promise.reject(new SandboxError('SANDBOX_START_FAILED', 'the sandbox is running'));
     const outcome = new Promise<HeldRunOutcome>((resolve, reject) => (this.pending = { resolve, reject }));
-    const onAbort = (): void => this.send(['C', this.id]);
-    request.signal?.addEventListener('abort', onAbort);
-    void outcome.finally(() => request.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
+    if (request.signal) {
+      this.signal = request.signal;
+      listen(request.signal, this);
+    }
     this.send(
       [
         'R',
@@ -117,8 +140,19 @@ export class HeldSandbox {
       ],
       [...request.control.filter((part): part is Buffer => Buffer.isBuffer(part)), request.stdin],
     );
-    if (request.signal?.aborted) onAbort();
+    if (request.signal?.aborted) this.cancel();
     return outcome;
+  }
+
+  /** @internal Its run's job was cancelled: the helper kills the run (and answers as usual). */
+  cancel(): void {
+    if (this.pending) this.send(['C', this.id]);
+  }
+
+  /** Its run is over: its signal has no more to cancel here. */
+  private settled(): void {
+    if (this.signal) runsOf.get(this.signal)?.delete(this);
+    this.signal = undefined;
   }
 
   /** Kills it (and its run): what was in it goes with its first process. */
@@ -133,6 +167,7 @@ export class HeldSandbox {
     this.lost = error !== undefined;
     const pending = this.pending;
     this.pending = undefined;
+    this.settled();
     if (pending && outcome) pending.resolve(outcome);
     else
       pending?.reject(error ?? new SandboxError('SANDBOX_START_FAILED', 'the sandbox ended before its run'));
@@ -143,6 +178,7 @@ export class HeldSandbox {
   refuse(errno: number): void {
     const pending = this.pending;
     this.pending = undefined;
+    this.settled();
     pending?.reject(new SandboxError('SANDBOX_START_FAILED', `the sandbox cannot run: ${errnoName(errno)}`));
   }
 }

@@ -346,6 +346,37 @@ describe('a run in a sandbox made ahead, which the spawn helper supervises', () 
     expect(Date.now() - started).toBeLessThan(3000);
     expect(programUids('main')).toEqual([]);
   });
+
+  it('kills every run of a cancel signal that jobs share, and none after it is over', async () => {
+    await until(bothWaiting);
+    const controller = new AbortController();
+    // A job that is over before the signal fires: nothing of it is cancelled later.
+    const done = await engine.judge(
+      submission('c', '#include <stdio.h>\nint main(void){puts("ok");return 0;}', [
+        { id: 'a', input: '', expectOutput: 'ok' },
+      ]),
+      { signal: controller.signal },
+    );
+    expect(done.status).toBe('success');
+    const sleeper = submission('c', '#include <unistd.h>\nint main(void){sleep(30);return 0;}');
+    const started = Date.now();
+    const both = [1, 2].map((n) =>
+      engine.judge({ ...sleeper, id: `shared-${n}` }, { signal: controller.signal }).then(
+        () => 'finished',
+        (error: { code?: string }) => error.code,
+      ),
+    );
+    setTimeout(() => controller.abort(), 500);
+    expect(await Promise.all(both)).toEqual(['CANCELLED', 'CANCELLED']);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(programUids('main')).toEqual([]);
+    // A job given the signal once it has fired does not run.
+    await expect(
+      engine.judge({ ...sleeper, id: 'shared-3' }, { signal: controller.signal }),
+    ).rejects.toMatchObject({
+      code: 'CANCELLED',
+    });
+  });
 });
 
 describe('with sandboxes made ahead turned off', () => {

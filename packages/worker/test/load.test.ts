@@ -69,10 +69,10 @@ describe('load', () => {
       expect(peak.holding).toBeLessThanOrEqual(4);
       expect(peak.judging).toBeLessThanOrEqual(2);
       expect(peak.judging).toBeGreaterThan(0);
-      // Every run listens to the worker's one cancel signal while it lasts, and stops after.
+      // The runs share one listener on the worker's one cancel signal: none is left per run.
       for (const w of workers) {
         const cancel = (w as unknown as { cancel: AbortController }).cancel;
-        expect(getEventListeners(cancel.signal, 'abort')).toHaveLength(0);
+        expect(getEventListeners(cancel.signal, 'abort').length).toBeLessThanOrEqual(1);
       }
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
