@@ -52,9 +52,9 @@ export interface HeldRunOutcome {
 }
 
 /**
- * The runs each cancel signal stops, with one listener per signal for them all (a worker passes
- * one signal to every job): adding and removing a listener per run cost a run more than the rest
- * of its request.
+ * The runs each cancel signal stops, with one listener per signal for them all, kept for the
+ * signal's life (a worker passes one signal to every job): adding and removing a listener per run
+ * cost a run more than the rest of its request.
  */
 const runsOf = new WeakMap<AbortSignal, Set<HeldSandbox>>();
 

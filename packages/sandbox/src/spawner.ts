@@ -147,8 +147,8 @@ export class HostProcess extends EventEmitter {
 }
 
 /**
- * A request, in parts: its length, its NUL-terminated fields, then any bytes (`tail`) counted in
- * them (not copied into one buffer).
+ * A request, in parts: its length and its NUL-terminated fields in one buffer, then any bytes
+ * (`tail`) counted in the length, as they are (`flush` joins a turn's parts when they are small).
  */
 function frame(fields: readonly string[], tail: readonly Buffer[] = []): Buffer[] {
   // The length's four bytes go in front of the fields, in the same buffer.
