@@ -82,6 +82,7 @@ export class Executor {
       // The run's processes are dead by now (its cgroup was emptied): removing the rest need
       // not hold the result back.
       this.warm.recycle(sandbox);
+      this.warm.runEnded(request.slot);
     }
     this.warmStats.fellBack++;
     return this.executeCold(request);

@@ -42,6 +42,14 @@ const MAX_FILES = 64;
 const MAX_BYTES = 16 * 1024 * 1024;
 /** The first back-off after a waiting sandbox died (ms); it doubles while that goes on. */
 const BACKOFF_MS = 10;
+/**
+ * How recent the last sandbox made must be for the next to be made while a run goes on. Making
+ * one moves its first process into its cgroups; under cgroup v1 a move waits for an RCU grace
+ * period unless another came shortly before (or the hierarchy is mounted with `favordynmods`),
+ * and meanwhile every fork and exit on the host waits too, the run's among them: after a pause,
+ * 5–8 ms added to a run of 1.5 ms. At a steady pace the moves follow each other and cost little.
+ */
+const RECENT_MAKE_MS = 5;
 
 /** What every sandbox made ahead has; a run that needs otherwise goes the cold way. */
 export interface WarmSpec {
@@ -298,6 +306,10 @@ export class WarmPool {
   private readonly laneCgroups = new Map<string, { name: string; made: Promise<void> }>();
   private readonly files = new FilesMessages();
   private readonly programs = new ProgramMessages();
+  /** Slots whose next sandbox is made once their run has ended (see `take`). */
+  private readonly afterRun = new Set<number>();
+  /** When the last sandbox began to be made (`performance.now()`). */
+  private lastMade = -Infinity;
 
   constructor(
     private readonly spec: WarmSpec,
@@ -342,6 +354,11 @@ export class WarmPool {
     this.ready.set(slot, pending);
   }
 
+  /** The slot's run has ended: its next sandbox is made now if it was left for then. */
+  runEnded(slot: number): void {
+    if (this.afterRun.delete(slot)) this.refill(slot);
+  }
+
   /** Destroys a used sandbox, returning at once; its uid's next sandbox waits for the end. */
   recycle(used: WarmSandbox | undefined): void {
     if (!used) return;
@@ -378,7 +395,9 @@ export class WarmPool {
     this.refill(slot);
     const pending = this.ready.get(slot);
     this.ready.delete(slot);
-    this.refill(slot);
+    // Made during the run, it would hold the run up after a pause (see RECENT_MAKE_MS).
+    if (performance.now() - this.lastMade < RECENT_MAKE_MS) this.refill(slot);
+    else this.afterRun.add(slot);
     const sandbox = await pending;
     if (sandbox && !sandbox.isDead) this.deaths.delete(slot);
     return sandbox?.take();
@@ -390,6 +409,7 @@ export class WarmPool {
     onDeath: (sandbox: WarmSandbox) => void,
   ): Promise<WarmSandbox> {
     const { workDirBytes, tmpBytes } = this.spec;
+    this.lastMade = performance.now();
     const base = await this.bases.process(slot, lane);
     // The helper makes the run's own cgroup, and removes it once the sandbox has ended; the
     // lane's, made once, holds what can be reset between its sandboxes.
