@@ -48,7 +48,10 @@ export function compileKeyHead(parts: { language: string; toolchain: string; com
   return field(parts.language) + field(parts.toolchain) + field(JSON.stringify(parts.command));
 }
 
-/** The cache key of a compile from its head (`compileKeyHead`) and its source files. */
+/**
+ * The cache key of a compile: its head (`compileKeyHead`) and every source file, whatever their
+ * order.
+ */
 export function compileKeyOf(
   head: string,
   files: readonly { name: string; content: string | Buffer }[],
@@ -70,16 +73,6 @@ export function compileKeyOf(
   // Hashed in one call (each call crosses into C++); the one-shot `hash` costs a third of
   // `createHash` for a program's size (a cache lookup a job).
   return hash('sha256', bytes ? Buffer.concat(bytes) : text, 'hex');
-}
-
-/** The cache key of a compile: language, toolchain, command and every source file. */
-export function compileKey(parts: {
-  language: string;
-  toolchain: string;
-  command: unknown;
-  files: readonly { name: string; content: string | Buffer }[];
-}): string {
-  return compileKeyOf(compileKeyHead(parts), parts.files);
 }
 
 export class CompileCache {

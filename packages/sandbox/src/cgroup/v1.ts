@@ -20,15 +20,14 @@ export interface V1Mounts {
   cpuacct: string;
 }
 
-/** A lane's part of its runs' cgroups (see `openInLane`). */
+/** A lane's part of its runs' cgroups (see `openInLane`), worked out once per lane. */
 interface V1Lane {
+  /** The lane's pids and cpuacct directories; none where that hierarchy is mounted with memory. */
+  pids: string | undefined;
+  cpuacct: string | undefined;
   /** The lane's directories, not its runs' own. */
   dirs: readonly string[];
-  /** Whether the lane has both pids and cpuacct: a run's own cgroup is then its memory one. */
-  whole: boolean;
-  /** With `whole`: the pids and cpuacct directories and their `cgroup.procs` files. */
-  pids: string;
-  cpuacct: string;
+  /** Their `cgroup.procs` files. */
   procsFiles: readonly string[];
 }
 
@@ -48,8 +47,8 @@ class V1RunCgroup implements RunCgroup {
     lane?: V1Lane,
   ) {
     this.laneDirs = lane?.dirs ?? [];
-    if (lane?.whole) {
-      // Worked out once per lane: only the memory directory is the run's own.
+    if (lane?.pids !== undefined && lane.cpuacct !== undefined) {
+      // The usual mounts: only the memory directory is the run's own.
       this.dirs = [memory];
       this.procsFiles = [`${memory}/cgroup.procs`, ...lane.procsFiles];
       return;
@@ -185,31 +184,37 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   openInLane(name: string, lane: string): RunCgroup {
+    const shared = this.laneOf(lane);
+    return new V1RunCgroup(
+      this.dir('memory', name),
+      shared.pids ?? this.dir('pids', name),
+      shared.cpuacct ?? this.dir('cpuacct', name),
+      this.memsw(),
+      undefined,
+      shared,
+    );
+  }
+
+  private laneOf(lane: string): V1Lane {
     let shared = this.lanes.get(lane);
     if (!shared) {
       const hierarchies = this.laneHierarchies;
+      const inLane = (h: 'pids' | 'cpuacct'): string | undefined =>
+        hierarchies.includes(h) ? this.dir(h, lane) : undefined;
       const dirs = hierarchies.map((h) => this.dir(h, lane));
-      const whole = hierarchies.length === 2;
       shared = {
+        pids: inLane('pids'),
+        cpuacct: inLane('cpuacct'),
         dirs,
-        whole,
-        pids: whole ? (dirs[0] ?? '') : '',
-        cpuacct: whole ? (dirs[1] ?? '') : '',
         procsFiles: [...new Set(dirs)].map((dir) => `${dir}/cgroup.procs`),
       };
       this.lanes.set(lane, shared);
     }
-    const memory = this.dir('memory', name);
-    if (shared.whole)
-      return new V1RunCgroup(memory, shared.pids, shared.cpuacct, this.memsw(), undefined, shared);
-    // pids or cpuacct mounted with memory: that one is the run's own.
-    const inLane = this.laneHierarchies;
-    const dir = (h: 'pids' | 'cpuacct'): string => this.dir(h, inLane.includes(h) ? lane : name);
-    return new V1RunCgroup(memory, dir('pids'), dir('cpuacct'), this.memsw(), undefined, shared);
+    return shared;
   }
 
   async ensureLane(lane: string): Promise<void> {
-    await Promise.all(this.laneHierarchies.map((h) => mkdirIfMissing(this.dir(h, lane))));
+    await Promise.all(this.laneOf(lane).dirs.map((dir) => mkdirIfMissing(dir)));
   }
 
   async create(name: string, limits?: CgroupLimits): Promise<RunCgroup> {

@@ -11,13 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { ArtifactFile } from '../../src/artifacts.js';
-import {
-  CompileCache,
-  compileKey,
-  compileKeyHead,
-  compileKeyOf,
-  type StoredCompile,
-} from '../../src/compile-cache.js';
+import { CompileCache, compileKeyHead, compileKeyOf, type StoredCompile } from '../../src/compile-cache.js';
+
+/** A compile's whole key from its parts, as the compile step makes it. */
+function compileKey(parts: {
+  language: string;
+  toolchain: string;
+  command: unknown;
+  files: readonly { name: string; content: string | Buffer }[];
+}): string {
+  return compileKeyOf(compileKeyHead(parts), parts.files);
+}
 
 describe('compileKey', () => {
   const base = {
