@@ -1000,8 +1000,10 @@ static void start_run(struct child *c) {
   /* cpu.stat cannot be reset; cpuacct.usage was, by one of the writes. */
   r->cpu_base = r->cpu_kind == 'u' ? cpu_ns(r) : 0;
   r->started_us = now_us();
-  long long now = now_ms();
-  r->deadline = now + r->wall_ms;
+  long long now = r->started_us / 1000;
+  /* Rounded up: the run is killed for its wall time only once wall_us, counted from started_us,
+     has reached the limit (from the millisecond truncated it could be up to 1 ms short). */
+  r->deadline = (r->started_us + r->wall_ms * 1000 + 999) / 1000;
   r->next_cpu = now + r->every_ms;
   feed_control(c);
   feed(&c->fd[FD_IN], r->in, r->in_len, &r->in_at);
