@@ -6,7 +6,8 @@
 #   - deploy/compose*.yaml validated against the Compose Specification JSON Schema;
 #   - deploy/nats/*.conf parsed by nats-server (`-t`), with the passwords they expect;
 #   - deploy/seccomp/coderunner.json is JSON and allows what bubblewrap and the spawn helper need;
-#   - docker/entrypoint.sh parses as a POSIX shell script.
+#   - docker/entrypoint.sh parses as a POSIX shell script;
+#   - the image's commands and start.sh start node with the worker's options.
 # Idempotent. As root on Debian it installs what is missing (docker-compose, nats-server, the npm
 # dev dependencies); otherwise it says what to install. Exits 1 if any check fails.
 set -euo pipefail
@@ -78,7 +79,32 @@ seccomp_profile() {
   ' deploy/seccomp/coderunner.json
 }
 
+# Every command that starts a worker gives node the worker's options (V8 flags: they cannot be set
+# later, nor in NODE_OPTIONS).
+worker_node_options() {
+  node -e '
+    const { readFileSync } = require("fs");
+    const source = readFileSync("packages/worker/src/node-options.ts", "utf8");
+    const options = [...source.match(/WORKER_NODE_OPTIONS[^=]*= \[([^\]]*)\]/)[1].matchAll(/"([^"]+)"|\x27([^\x27]+)\x27/g)]
+      .map((m) => m[1] ?? m[2]);
+    const launchers = {
+      "docker/Dockerfile": /exec node [^\/]*\/opt\/coderunner\/[^ ]*(main|bin)\.js/g,
+      "scripts/start.sh": /exec node [^"]*"[^"]*main\.js"/g,
+    };
+    let failed = !options.length;
+    for (const [file, pattern] of Object.entries(launchers)) {
+      const lines = readFileSync(file, "utf8").match(pattern) ?? [];
+      if (!lines.length) { console.error(`${file}: no node command found`); failed = true; }
+      for (const line of lines)
+        for (const option of options)
+          if (!line.includes(option)) { console.error(`${file}: ${line} lacks ${option}`); failed = true; }
+    }
+    process.exit(failed ? 1 : 0);
+  '
+}
+
 check "lint docker/Dockerfile (dockerfile-utils)" lint_dockerfile
+check "the worker's node options in docker/Dockerfile and scripts/start.sh" worker_node_options
 check "docker-compose config: deploy/compose.yaml" compose_config -f compose.yaml
 check "docker-compose config: --profile monitoring" compose_config -f compose.yaml --profile monitoring
 check "docker-compose config: --profile cluster" compose_config -f compose.yaml --profile cluster

@@ -7,4 +7,5 @@ set -euo pipefail
 . "$(dirname "$0")/lib/setup.sh"
 coderunner_setup
 
-exec node "$CODERUNNER_ROOT/packages/client/dist/cli/main.js" dev
+# The worker's node options (packages/worker/src/node-options.ts).
+exec node --single-threaded-gc "$CODERUNNER_ROOT/packages/client/dist/cli/main.js" dev

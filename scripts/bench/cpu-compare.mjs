@@ -10,7 +10,8 @@
 //
 //   node scripts/bench/cpu-compare.mjs --a ../before --b . [--rounds 3] [--rate 120] [--jobs 3000]
 //     [--a-node="<node options>"] [--b-node="<node options>"]
-// (node options for one side: the same checkout with a V8 flag on one side measures the flag)
+// (node options for one side, instead of the ones a worker is started with: the same checkout with
+// a V8 flag on one side measures the flag)
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect } from '../../packages/client/dist/index.js';
 import { startNatsServer } from '../../packages/test-helpers/dist/index.js';
-import { childrenNamed, processCpuMs, spawnWorker, waitReady } from './lib.mjs';
+import { WORKER_NODE_ARGS, childrenNamed, processCpuMs, spawnWorker, waitReady } from './lib.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { values: args } = parseArgs({
@@ -31,8 +32,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '120' },
     jobs: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '3000' },
-    'a-node': { type: 'string', default: '' },
-    'b-node': { type: 'string', default: '' },
+    'a-node': { type: 'string', default: WORKER_NODE_ARGS.join(' ') },
+    'b-node': { type: 'string', default: WORKER_NODE_ARGS.join(' ') },
   },
 });
 if (!args.a) {

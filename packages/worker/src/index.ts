@@ -10,3 +10,4 @@ export type { JobOutcome } from './job.js';
 export { namesOf } from './names.js';
 export type { Names } from './names.js';
 export { runWorkerMain } from './main.js';
+export { WORKER_NODE_OPTIONS, missingNodeOptions } from './node-options.js';

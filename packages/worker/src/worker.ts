@@ -36,6 +36,7 @@ import { policyOf } from './policy.js';
 import { PullSource } from './pull.js';
 import { StreamPublisher } from './stream-publisher.js';
 import { checkProvisioned, provision } from './provision.js';
+import { missingNodeOptions } from './node-options.js';
 
 /** A delay that does not keep the process alive (for bounding waits during shutdown). */
 const unrefSleep = (ms: number): Promise<void> => sleep(ms, undefined, { ref: false });
@@ -212,6 +213,9 @@ export class Worker {
       },
       'worker running',
     );
+    const missing = missingNodeOptions();
+    if (missing.length > 0)
+      log.info({ missing }, "node was started without the worker's options: more CPU per job");
   }
 
   /** The port of the HTTP server, when it runs. */
