@@ -16,10 +16,17 @@ import { Worker } from './worker.js';
  * set before the worker starts.
  */
 const INTERRUPT_BUDGET = 8192;
+/**
+ * How much bytecode V8 inlines into one optimized function (920 by default): a job's path goes
+ * through many small functions and async layers, and four times as much measured 3% less CPU per
+ * job side by side at saturation (eight times: the same).
+ */
+const INLINED_BYTECODE_CUMULATIVE = 3680;
 
 /** Runs a worker until a signal stops it; returns the process exit code. */
 export async function runWorkerMain(configFile: string | undefined): Promise<number> {
   setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);
+  setFlagsFromString(`--max-inlined-bytecode-size-cumulative=${INLINED_BYTECODE_CUMULATIVE}`);
   let config;
   try {
     config = loadConfig(configFile ? { file: configFile } : {});
