@@ -1,7 +1,8 @@
 /**
  * The options node is started with for a worker (by `scripts/start.sh` and the image's
- * `coderunner` and `coderunner-worker` commands). V8 options like these must be on node's command
- * line: they cannot be set from inside a running process, nor given in NODE_OPTIONS.
+ * `coderunner` and `coderunner-worker` commands). These must be on node's command line: unlike the
+ * compiler's budgets `runWorkerMain` sets, they shape V8 as it starts (the collector's helper
+ * threads), and node does not take them from NODE_OPTIONS.
  *
  * `--single-threaded-gc`: V8's garbage collection on the main thread instead of helper threads.
  * A worker's heap is small and its collections short; handing their work to other threads and
