@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { connect } from '../../packages/client/dist/index.js';
 import { startNatsServer } from '../../packages/test-helpers/dist/index.js';
-import { WORKER_NODE_ARGS, childrenNamed, processCpuMs, spawnWorker, waitReady } from './lib.mjs';
+import { WORKER_NODE_OPTIONS } from '../../packages/worker/dist/index.js';
+import { childrenNamed, processCpuMs, spawnWorker, waitReady } from './lib.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { values: args } = parseArgs({
@@ -32,8 +33,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '120' },
     jobs: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '3000' },
-    'a-node': { type: 'string', default: WORKER_NODE_ARGS.join(' ') },
-    'b-node': { type: 'string', default: WORKER_NODE_ARGS.join(' ') },
+    'a-node': { type: 'string', default: WORKER_NODE_OPTIONS.join(' ') },
+    'b-node': { type: 'string', default: WORKER_NODE_OPTIONS.join(' ') },
   },
 });
 if (!args.a) {

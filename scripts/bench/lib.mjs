@@ -6,14 +6,19 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WORKER_NODE_OPTIONS } from '../../packages/worker/dist/index.js';
 
-/** The node options a worker is started with by `start.sh` and the image. */
-export const WORKER_NODE_ARGS = [...WORKER_NODE_OPTIONS];
-
 /**
  * Starts a worker (2 slots, errors-only logs on this process's standard error) from `checkout`,
- * with its sandboxes under `dir` and slot uids from `uidBase`; `nodeArgs` go to node before the script.
+ * with its sandboxes under `dir` and slot uids from `uidBase`; `nodeArgs` go to node before the
+ * script (by default the options `start.sh` and the image start a worker with).
  */
-export function spawnWorker({ checkout, natsUrl, dir, uidBase, warm = true, nodeArgs = WORKER_NODE_ARGS }) {
+export function spawnWorker({
+  checkout,
+  natsUrl,
+  dir,
+  uidBase,
+  warm = true,
+  nodeArgs = WORKER_NODE_OPTIONS,
+}) {
   return spawn(process.execPath, [...nodeArgs, join(checkout, 'packages/worker/dist/bin.js')], {
     env: {
       ...process.env,

@@ -81,8 +81,7 @@ export class Executor {
     } finally {
       // The run's processes are dead by now (its cgroup was emptied): removing the rest need
       // not hold the result back.
-      this.warm.recycle(sandbox);
-      this.warm.runEnded(request.slot);
+      this.warm.release(request.slot, sandbox);
     }
     this.warmStats.fellBack++;
     return this.executeCold(request);

@@ -354,13 +354,17 @@ export class WarmPool {
     this.ready.set(slot, pending);
   }
 
-  /** The slot's run has ended: its next sandbox is made now if it was left for then. */
-  runEnded(slot: number): void {
+  /**
+   * The slot's run is over: the sandbox it took (if any) is destroyed, returning at once, and the
+   * slot's next sandbox is made now if `take` left it for then.
+   */
+  release(slot: number, used: WarmSandbox | undefined): void {
+    this.recycle(used);
     if (this.afterRun.delete(slot)) this.refill(slot);
   }
 
-  /** Destroys a used sandbox, returning at once; its uid's next sandbox waits for the end. */
-  recycle(used: WarmSandbox | undefined): void {
+  /** Destroys a sandbox, returning at once; its uid's next sandbox waits for the end. */
+  private recycle(used: WarmSandbox | undefined): void {
     if (!used) return;
     const key = `${used.slot}/${used.lane}`;
     const ending = used.destroy();
@@ -388,8 +392,8 @@ export class WarmPool {
   }
 
   /**
-   * The slot's sandbox (waiting for it if it is still being made); the slot's next one is made
-   * at once, on its other uid.
+   * The slot's sandbox (waiting for it if it is still being made); the slot's next one is made on
+   * its other uid, at once at a steady pace, after a pause once the run is over (`release`).
    */
   async take(slot: number): Promise<WarmSandbox | undefined> {
     this.refill(slot);
